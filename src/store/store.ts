@@ -62,6 +62,8 @@ export interface AuditRow {
 export interface AuditQuery {
   /** Only records with seq greater than this. */
   afterSeq?: number;
+  /** Only records with seq less than this (pages newest-first lists backwards). */
+  beforeSeq?: number;
   limit: number;
   /** Newest first instead of oldest first. */
   descending?: boolean;

@@ -1,0 +1,130 @@
+// The composition root: builds the store, ledger, analysers, policy, connectors and gate
+// from a loaded config. `sluice up`, `sluice demo` and the CLI commands that need the
+// store all start here.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { createAnalysers } from '../analyse/index.js';
+import { AuditLedger } from '../audit/ledger.js';
+import { StoreReviewHook } from '../approvals/reviews.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { ConnectionConfig, SluiceConfig } from '../config/schema.js';
+import type { Connector } from '../connectors/connector.js';
+import { buildShellEnvironment, createPostgresConnector, createShellConnector } from '../connectors/index.js';
+import { resolveSecret } from '../credentials/secrets.js';
+import { Gate, type GateConnection, type GateObserver } from '../gate/gate.js';
+import type { PolicyDecider } from '../gate/types.js';
+import { compileMaskingProfile, type CompiledMaskingProfile } from '../masking/columns.js';
+import { openStore } from '../store/open.js';
+import type { Store } from '../store/store.js';
+
+/** Opens the store a config names (relative sqlite paths are relative to the config file). */
+export async function openConfiguredStore(loaded: Pick<LoadedConfig, 'config' | 'baseDir'>): Promise<Store> {
+  const { url, password } = loaded.config.store;
+  const resolvedUrl = resolveStoreUrl(url, loaded.baseDir);
+  const secret = password ? resolveSecret(password, { baseDir: loaded.baseDir, label: 'store.password' }) : undefined;
+  return openStore(resolvedUrl, secret !== undefined ? { password: secret } : {});
+}
+
+export function resolveStoreUrl(url: string, baseDir: string): string {
+  if (/^postgres(ql)?:\/\//i.test(url)) return url;
+  const path = url.replace(/^(sqlite|file):/i, '');
+  return `sqlite:${isAbsolute(path) ? path : resolve(baseDir, path)}`;
+}
+
+export interface Runtime {
+  loaded: LoadedConfig;
+  store: Store;
+  ledger: AuditLedger;
+  gate: Gate;
+  /** Swaps in a newly loaded policy (used by the file watcher). */
+  setPolicy(policy: PolicyDecider): void;
+  close(): Promise<void>;
+}
+
+export async function startRuntime(loaded: LoadedConfig, options: { observer?: GateObserver } = {}): Promise<Runtime> {
+  const store = await openConfiguredStore(loaded);
+  const ledger = new AuditLedger(store);
+  const analysers = await createAnalysers();
+  let policy: PolicyDecider = loaded.policy;
+  const connections = buildConnections(loaded);
+  const maskingProfiles = new Map<string, CompiledMaskingProfile>(
+    Object.entries(loaded.config.masking.profiles).map(([name, profile]) => [name, compileMaskingProfile(name, profile)]),
+  );
+  const gate = new Gate({
+    policy: () => policy,
+    analysers,
+    audit: ledger,
+    reviews: new StoreReviewHook(store, ledger, { timeoutMs: loaded.config.approvals.timeout }),
+    connection: (name) => connections.get(name),
+    maskingProfiles,
+    ...(options.observer ? { observer: options.observer } : {}),
+  });
+  return {
+    loaded,
+    store,
+    ledger,
+    gate,
+    setPolicy(next) {
+      policy = next;
+    },
+    async close() {
+      await Promise.allSettled([...connections.values()].map((c) => c.connector.close()));
+      await ledger.close();
+      await store.close();
+    },
+  };
+}
+
+function buildConnections(loaded: LoadedConfig): Map<string, GateConnection> {
+  const out = new Map<string, GateConnection>();
+  for (const [name, config] of Object.entries(loaded.config.connections)) {
+    out.set(name, {
+      ref: { name, kind: config.kind, labels: config.labels },
+      language: config.kind,
+      connector: buildConnector(name, config, loaded.baseDir),
+      ...(config.mask ? { mask: config.mask } : {}),
+    });
+  }
+  return out;
+}
+
+export function buildConnector(name: string, config: ConnectionConfig, baseDir: string): Connector {
+  const label = `connections.${name}`;
+  if (config.kind === 'postgres') {
+    const password = config.password ? resolveSecret(config.password, { baseDir, label: `${label}.password` }) : undefined;
+    const ssl =
+      config.ssl === false
+        ? false
+        : config.ssl === true
+          ? { rejectUnauthorized: true }
+          : {
+              rejectUnauthorized: config.ssl.reject_unauthorized,
+              ...(config.ssl.ca_file ? { ca: readFileSync(resolve(baseDir, config.ssl.ca_file), 'utf8') } : {}),
+            };
+    return createPostgresConnector({
+      host: config.host,
+      port: config.port,
+      database: config.database,
+      user: config.user,
+      ...(password !== undefined ? { password } : {}),
+      ssl,
+      maxConnections: config.max_connections,
+      statementTimeoutMs: config.statement_timeout,
+      maxRows: config.max_rows,
+      applicationName: `sluice:${name}`,
+    });
+  }
+  const set: Record<string, string> = {};
+  for (const [variable, value] of Object.entries(config.env.set)) {
+    set[variable] = typeof value === 'string' ? value : resolveSecret(value, { baseDir, label: `${label}.env.set.${variable}` });
+  }
+  return createShellConnector({
+    cwd: isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd),
+    timeoutMs: config.timeout,
+    maxOutputBytes: config.max_output,
+    shell: config.shell,
+    env: buildShellEnvironment({ allow: config.env.allow, set }),
+  });
+}
+
+export type { SluiceConfig };

@@ -1,0 +1,165 @@
+// Holding a command for review. A `review` decision creates a pending record in the store;
+// the caller waits until a human approves or rejects it (`sluice reviews approve ID`, from
+// any process sharing the store), or until it expires or the caller goes away. The full
+// approval workflow (quorum, grants, notifications) builds on these records.
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AuditDraft } from '../audit/record.js';
+import type { Action, Decision } from '../gate/types.js';
+import type { ReviewRecord, ReviewStatus, Store } from '../store/store.js';
+import { newId } from '../util/ids.js';
+
+export type ReviewVerdict = 'approved' | 'rejected' | 'expired' | 'cancelled';
+
+export interface ReviewOutcome {
+  reviewId: string;
+  status: ReviewVerdict;
+  by?: string;
+  note?: string;
+}
+
+export interface HoldOptions {
+  signal?: AbortSignal;
+  /** Called once the pending record exists, so the door can tell the caller how to approve. */
+  onPending?: (review: ReviewRecord) => void;
+}
+
+/** The gate's hook for `review` decisions. */
+export interface ReviewHook {
+  hold(action: Action, decision: Decision, options?: HoldOptions): Promise<ReviewOutcome>;
+}
+
+export interface AuditAppender {
+  append(draft: AuditDraft): Promise<unknown>;
+}
+
+export function commandHash(command: string): string {
+  return createHash('sha256').update(command, 'utf8').digest('hex');
+}
+
+export class StoreReviewHook implements ReviewHook {
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditAppender,
+    private readonly options: { timeoutMs: number; pollMs?: number },
+  ) {}
+
+  async hold(action: Action, decision: Decision, options: HoldOptions = {}): Promise<ReviewOutcome> {
+    const now = new Date();
+    const review: ReviewRecord = {
+      id: newId('rv'),
+      actionId: action.id,
+      status: 'pending',
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.options.timeoutMs).toISOString(),
+      commandHash: commandHash(action.command),
+      action: serialiseAction(action),
+      rule: decision.rule,
+      reason: decision.reason,
+    };
+    await this.store.insertReview(review);
+    await this.audit.append(reviewDraft(action, review.id, 'pending', {}));
+    options.onPending?.(review);
+
+    const pollMs = this.options.pollMs ?? 200;
+    for (;;) {
+      if (options.signal?.aborted) return this.close(action, review.id, 'cancelled', 'the caller went away');
+      if (Date.now() >= Date.parse(review.expiresAt)) return this.close(action, review.id, 'expired', 'nobody decided in time');
+      const current = await this.store.getReview(review.id);
+      if (!current) throw new Error(`review ${review.id} disappeared from the store`);
+      if (current.status !== 'pending') return this.verdict(action, review, current);
+      await sleep(Math.min(pollMs, Math.max(1, Date.parse(review.expiresAt) - Date.now())), undefined, {
+        signal: options.signal,
+      }).catch(() => undefined);
+    }
+  }
+
+  private verdict(action: Action, held: ReviewRecord, current: ReviewRecord): ReviewOutcome {
+    // What runs is exactly what was approved: the record's hash must still match the command.
+    if (current.commandHash !== held.commandHash || current.commandHash !== commandHash(action.command)) {
+      return { reviewId: held.id, status: 'rejected', note: 'the approved command does not match the held command' };
+    }
+    const status: ReviewVerdict = current.status === 'approved' ? 'approved' : current.status === 'rejected' ? 'rejected' : current.status === 'expired' ? 'expired' : 'cancelled';
+    return { reviewId: held.id, status, ...(current.decidedBy ? { by: current.decidedBy } : {}), ...(current.note ? { note: current.note } : {}) };
+  }
+
+  private async close(action: Action, id: string, status: 'expired' | 'cancelled', note: string): Promise<ReviewOutcome> {
+    const won = await this.store.settleReview(id, { status, decidedAt: new Date().toISOString(), note });
+    if (!won) {
+      // Someone decided in the same instant; their verdict stands.
+      const current = await this.store.getReview(id);
+      if (current && current.status !== 'pending') {
+        return { reviewId: id, status: current.status === 'approved' ? 'approved' : current.status === 'rejected' ? 'rejected' : status, ...(current.decidedBy ? { by: current.decidedBy } : {}) };
+      }
+    }
+    await this.audit.append(reviewDraft(action, id, status, { note }));
+    return { reviewId: id, status, note };
+  }
+}
+
+/** Approves or rejects a pending review; used by the CLI and the API. */
+export async function decideReview(
+  store: Store,
+  audit: AuditAppender,
+  id: string,
+  verdict: 'approved' | 'rejected',
+  by: string,
+  note?: string,
+): Promise<ReviewRecord> {
+  const review = await store.getReview(id);
+  if (!review) throw new ReviewError('not_found', `no review with id ${id}`);
+  if (review.status !== 'pending') throw new ReviewError('not_pending', `review ${id} is already ${review.status}`);
+  if (Date.parse(review.expiresAt) <= Date.now()) throw new ReviewError('expired', `review ${id} expired at ${review.expiresAt}`);
+  const decidedAt = new Date().toISOString();
+  const won = await store.settleReview(id, { status: verdict, decidedAt, decidedBy: by, ...(note ? { note } : {}) });
+  if (!won) {
+    const now = await store.getReview(id);
+    throw new ReviewError('not_pending', `review ${id} is already ${now?.status ?? 'gone'}`);
+  }
+  const action = review.action as { principal?: { name?: string }; session?: string; connection?: { name?: string } };
+  await audit.append({
+    kind: 'review',
+    actionId: review.actionId,
+    ...(action.session ? { session: action.session } : {}),
+    ...(action.principal?.name ? { principal: action.principal.name } : {}),
+    ...(action.connection?.name ? { connection: action.connection.name } : {}),
+    approver: by,
+    detail: { reviewId: id, status: verdict, ...(note ? { note } : {}) },
+  });
+  return { ...review, status: verdict, decidedAt, decidedBy: by, ...(note ? { note } : {}) };
+}
+
+export class ReviewError extends Error {
+  constructor(
+    readonly code: 'not_found' | 'not_pending' | 'expired',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReviewError';
+  }
+}
+
+function reviewDraft(action: Action, reviewId: string, status: ReviewStatus, extra: { note?: string }): AuditDraft {
+  return {
+    kind: 'review',
+    actionId: action.id,
+    session: action.session,
+    principal: action.principal.name,
+    connection: action.connection.name,
+    detail: { reviewId, status, ...(extra.note ? { note: extra.note } : {}) },
+  };
+}
+
+export function serialiseAction(action: Action): Record<string, unknown> {
+  return {
+    id: action.id,
+    time: action.time.toISOString(),
+    principal: action.principal,
+    session: action.session,
+    connection: action.connection,
+    door: action.door,
+    command: action.command,
+    intent: { class: action.intent.class, classes: action.intent.classes, flags: action.intent.flags, objects: action.intent.objects },
+    ...(action.args ? { args: action.args } : {}),
+  };
+}

@@ -1,0 +1,136 @@
+// Canonical JSON: one byte-exact text for one JSON value, so that a hash over it means the
+// same thing on every node, in every version, after any number of parse/serialise round trips.
+//
+// Rules (close to RFC 8785 / JCS, which is what the number and string rules come from):
+// - object keys sorted by UTF-16 code units (JavaScript's default string order), no whitespace;
+// - strings and numbers exactly as JSON.stringify writes them (ECMAScript shortest
+//   round-trip number form; `-0` is written `0`);
+// - object properties whose value is `undefined` are left out (the way optional fields look in
+//   TypeScript); everything else that JSON cannot represent is an error rather than silently
+//   changed: `undefined` in arrays or at the top, functions, symbols, bigints, NaN, ±Infinity,
+//   cycles, and objects that are not plain (Map, Set, class instances, Buffers...). A valid Date
+//   is written as its ISO string, an invalid Date is an error.
+
+export class CanonicalJsonError extends Error {
+  /** JSONPath-like location of the offending value, e.g. `$.detail.items[3]`. */
+  readonly path: string;
+  constructor(path: PathSegs, what: string) {
+    const where = formatPath(path);
+    super(`cannot encode ${what} at ${where} as canonical JSON`);
+    this.name = 'CanonicalJsonError';
+    this.path = where;
+  }
+}
+
+/** Deeper nesting than this is refused instead of risking a stack overflow. */
+export const MAX_CANONICAL_DEPTH = 64;
+
+export function canonicalJson(value: unknown): string {
+  return encode(value, [], []);
+}
+
+/**
+ * The sorted entries of a plain object, each value already canonical, `undefined` values left
+ * out. Lets a caller splice one more key into a canonical object without encoding it twice.
+ */
+export function canonicalEntries(obj: Record<string, unknown>): [key: string, json: string][] {
+  assertPlainObject(obj, []);
+  return encodeEntries(obj, [], [obj]);
+}
+
+// `path` holds the keys/indexes down to the current value; it is only formatted into a string
+// when there is an error, so the happy path allocates nothing for it.
+type PathSegs = (string | number)[];
+
+function encode(value: unknown, path: PathSegs, stack: object[]): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new CanonicalJsonError(path, `the number ${String(value)}`);
+      // JSON.stringify(-0) is already "0"; the shortest round-trip form is the ES default.
+      return JSON.stringify(value);
+    case 'undefined':
+      throw new CanonicalJsonError(path, 'undefined');
+    case 'bigint':
+      throw new CanonicalJsonError(path, 'a bigint (convert it to a string or a safe number first)');
+    case 'function':
+      throw new CanonicalJsonError(path, 'a function');
+    case 'symbol':
+      throw new CanonicalJsonError(path, 'a symbol');
+    case 'object':
+      break;
+  }
+  if (value === null) return 'null';
+  if (stack.length >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonError(path, `nesting deeper than ${MAX_CANONICAL_DEPTH}`);
+  const obj = value as object;
+  if (stack.includes(obj)) throw new CanonicalJsonError(path, 'a circular reference');
+
+  if (Array.isArray(obj)) {
+    stack.push(obj);
+    let out = '[';
+    for (let i = 0; i < obj.length; i++) {
+      if (i > 0) out += ',';
+      path.push(i);
+      // Holes read as undefined and are refused like explicit undefined.
+      out += encode(obj[i], path, stack);
+      path.pop();
+    }
+    stack.pop();
+    return out + ']';
+  }
+  if (obj instanceof Date) {
+    if (Number.isNaN(obj.getTime())) throw new CanonicalJsonError(path, 'an invalid Date');
+    return JSON.stringify(obj.toISOString());
+  }
+  assertPlainObject(obj, path);
+  stack.push(obj);
+  const entries = encodeEntries(obj as Record<string, unknown>, path, stack);
+  stack.pop();
+  let out = '{';
+  for (let i = 0; i < entries.length; i++) {
+    const [key, json] = entries[i]!;
+    if (i > 0) out += ',';
+    out += JSON.stringify(key) + ':' + json;
+  }
+  return out + '}';
+}
+
+function encodeEntries(obj: Record<string, unknown>, path: PathSegs, stack: object[]): [string, string][] {
+  if (Object.getOwnPropertySymbols(obj).some((s) => Object.prototype.propertyIsEnumerable.call(obj, s))) {
+    throw new CanonicalJsonError(path, 'an object with symbol keys');
+  }
+  // Default sort compares UTF-16 code units, which is the JCS order.
+  const keys = Object.keys(obj).sort();
+  const out: [string, string][] = [];
+  for (const key of keys) {
+    const v = obj[key];
+    if (v === undefined) continue;
+    path.push(key);
+    out.push([key, encode(v, path, stack)]);
+    path.pop();
+  }
+  return out;
+}
+
+function assertPlainObject(obj: unknown, path: PathSegs): void {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new CanonicalJsonError(path, 'a value that is not a plain object');
+  }
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) {
+    const name = (obj as { constructor?: { name?: unknown } }).constructor?.name;
+    throw new CanonicalJsonError(path, `an object of class ${typeof name === 'string' && name ? name : '(anonymous)'}`);
+  }
+}
+
+function formatPath(path: PathSegs): string {
+  let out = '$';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(seg) ? `.${seg}` : `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}

@@ -1,0 +1,292 @@
+// The gate: the one pipeline every door calls. Build an Action (analyse the command),
+// decide, record the decision, hold for review when asked, run through the connector,
+// mask, record the outcome. It knows no wire protocol, and it fails closed: without a
+// decision and a stored audit record nothing runs.
+import type { Analyser, AnalysisSession } from '../analyse/analyser.js';
+import type { AuditDraft } from '../audit/record.js';
+import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/reviews.js';
+import type { Connector, ExecutionResult } from '../connectors/connector.js';
+import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
+import type { ReviewRecord } from '../store/store.js';
+import { newUuid } from '../util/ids.js';
+import type { Action, ConnectionRef, Decision, Intent, PolicyDecider, Principal } from './types.js';
+
+/** A connection as the gate sees it: a name, how to analyse its commands, how to run them. */
+export interface GateConnection {
+  ref: ConnectionRef;
+  /** Analyser language for this connection's commands (`postgres`, `shell`). */
+  language: string;
+  connector: Connector;
+  /** Masking profile used when the deciding rule names none. */
+  mask?: string;
+}
+
+export interface GateDependencies {
+  /** The current policy; a function so that reloads take effect without restarting doors. */
+  policy: () => PolicyDecider;
+  analysers: ReadonlyMap<string, Analyser>;
+  audit: AuditAppender;
+  reviews: ReviewHook;
+  connection: (name: string) => GateConnection | undefined;
+  maskingProfiles: ReadonlyMap<string, CompiledMaskingProfile>;
+  observer?: GateObserver;
+}
+
+export interface GateObserver {
+  decided(action: Action, decision: Decision): void;
+  completed(action: Action, status: GateOutcome['status'], durationMs: number): void;
+}
+
+export interface ActionRequest {
+  principal: Principal;
+  session: string;
+  connection: string;
+  door: string;
+  command: string;
+  args?: Record<string, unknown>;
+  analysisSession?: AnalysisSession;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Called when the command is held for review, with the pending record. */
+  onHold?: (review: ReviewRecord) => void;
+}
+
+export interface GateOutcome {
+  action: Action;
+  decision: Decision;
+  /** executed: ran (the result says whether it succeeded); the others: did not run. */
+  status: 'executed' | 'denied' | 'rejected' | 'expired' | 'cancelled';
+  review?: ReviewOutcome;
+  result?: ExecutionResult;
+  masked?: MaskReport;
+  durationMs?: number;
+}
+
+export class GateError extends Error {
+  constructor(
+    readonly code: 'audit_unavailable' | 'unknown_connection',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'GateError';
+  }
+}
+
+export const NO_MASKING = 'none';
+
+const UNKNOWN_ANALYSER: Analyser = {
+  language: 'none',
+  analyse: () => unknownIntent('none', 'no analyser for this connection kind'),
+};
+
+export function unknownIntent(language: string, error: string): Intent {
+  return {
+    language,
+    class: 'unknown',
+    classes: ['unknown'],
+    objects: { tables: [], programs: [], paths: [], hosts: [], functions: [] },
+    flags: [],
+    parts: [],
+    error,
+  };
+}
+
+export class Gate {
+  constructor(private readonly deps: GateDependencies) {}
+
+  /** Builds the Action for a request: resolves the connection and analyses the command. */
+  buildAction(request: ActionRequest): { action: Action; connection?: GateConnection } {
+    const connection = this.deps.connection(request.connection);
+    const ref: ConnectionRef = connection?.ref ?? { name: request.connection, kind: 'unknown', labels: {} };
+    const analyser = connection ? (this.deps.analysers.get(connection.language) ?? UNKNOWN_ANALYSER) : UNKNOWN_ANALYSER;
+    const intent = safeAnalyse(analyser, request.command, request.analysisSession);
+    const action: Action = {
+      id: newUuid(),
+      time: new Date(),
+      principal: request.principal,
+      session: request.session,
+      connection: ref,
+      door: request.door,
+      command: request.command,
+      intent,
+      ...(request.args ? { args: request.args } : {}),
+    };
+    return connection ? { action, connection } : { action };
+  }
+
+  /** The policy decision for an Action; never throws (a broken policy denies). */
+  decide(action: Action): Decision {
+    try {
+      return this.deps.policy().decide(action);
+    } catch (error) {
+      return {
+        effect: 'deny',
+        rule: 'policy-error',
+        reason: `the policy could not be evaluated (${(error as Error).message}); nothing runs until it is fixed`,
+        matched: [],
+      };
+    }
+  }
+
+  /**
+   * Runs a request through the whole pipeline. Rejects with GateError('audit_unavailable')
+   * when a record cannot be stored: then the command has not run, or (outcome record) its
+   * result is withheld.
+   */
+  async run(request: ActionRequest, options: RunOptions = {}): Promise<GateOutcome> {
+    const { action, connection } = this.buildAction(request);
+    const decision: Decision = connection
+      ? this.decide(action)
+      : {
+          effect: 'deny',
+          rule: 'unknown-connection',
+          reason: `there is no connection named "${request.connection}"`,
+          matched: [],
+        };
+    this.deps.observer?.decided(action, decision);
+    await this.record(decisionDraft(action, decision));
+
+    if (decision.effect === 'deny' || !connection) return this.finish(action, decision, 'denied', 0);
+
+    let review: ReviewOutcome | undefined;
+    if (decision.effect === 'review') {
+      review = await this.deps.reviews.hold(action, decision, {
+        ...(options.signal ? { signal: options.signal } : {}),
+        ...(options.onHold ? { onPending: options.onHold } : {}),
+      });
+      if (review.status !== 'approved') {
+        await this.record(outcomeDraft(action, decision, review.status, { review }));
+        return this.finish(action, decision, review.status, 0, review);
+      }
+    }
+
+    const started = performance.now();
+    let result: ExecutionResult;
+    try {
+      result = await connection.connector.execute(action.command, {
+        session: action.session,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      // Connectors report failures in the result; a throw is a bug, still recorded.
+      result = { ok: false, error: { code: 'connector_error', message: (error as Error).message } };
+    }
+    const durationMs = performance.now() - started;
+
+    // `none` is the reserved name for "show values as they are".
+    const profileName = decision.mask ?? connection.mask;
+    const profile = profileName && profileName !== NO_MASKING ? this.deps.maskingProfiles.get(profileName) : undefined;
+    let masked: MaskReport | undefined;
+    if (profileName && profileName !== NO_MASKING && !profile) {
+      // A named profile that does not exist must not leak data: withhold rows.
+      result = { ...result, rows: [], error: { code: 'masking_error', message: `masking profile "${profileName}" is not defined` } };
+    } else if (profile) {
+      ({ result, report: masked } = maskResult(result, profile));
+    }
+
+    await this.record(outcomeDraft(action, decision, 'executed', { review, result, durationMs, masked }));
+    return this.finish(action, decision, 'executed', durationMs, review, result, masked);
+  }
+
+  private finish(
+    action: Action,
+    decision: Decision,
+    status: GateOutcome['status'],
+    durationMs: number,
+    review?: ReviewOutcome,
+    result?: ExecutionResult,
+    masked?: MaskReport,
+  ): GateOutcome {
+    this.deps.observer?.completed(action, status, durationMs);
+    return {
+      action,
+      decision,
+      status,
+      ...(review ? { review } : {}),
+      ...(result ? { result } : {}),
+      ...(masked ? { masked } : {}),
+      ...(status === 'executed' ? { durationMs } : {}),
+    };
+  }
+
+  private async record(draft: AuditDraft): Promise<void> {
+    try {
+      await this.deps.audit.append(draft);
+    } catch (error) {
+      throw new GateError(
+        'audit_unavailable',
+        'the audit store cannot be written, so nothing runs; check the store and try again',
+        { cause: error },
+      );
+    }
+  }
+}
+
+function safeAnalyse(analyser: Analyser, command: string, session?: AnalysisSession): Intent {
+  try {
+    return analyser.analyse(command, session);
+  } catch (error) {
+    return unknownIntent(analyser.language, `analyser failed: ${(error as Error).message}`);
+  }
+}
+
+function actorFields(action: Action) {
+  return {
+    actionId: action.id,
+    session: action.session,
+    principal: action.principal.name,
+    ...(action.principal.kind === 'agent' ? { agent: action.principal.name } : {}),
+    ...(action.principal.onBehalfOf ? { onBehalfOf: action.principal.onBehalfOf } : {}),
+    connection: action.connection.name,
+    door: action.door,
+  };
+}
+
+function decisionDraft(action: Action, decision: Decision): AuditDraft {
+  return {
+    kind: 'decision',
+    ...actorFields(action),
+    command: action.command,
+    intent: {
+      class: action.intent.class,
+      classes: action.intent.classes,
+      flags: action.intent.flags,
+      objects: action.intent.objects,
+      ...(action.intent.error ? { error: action.intent.error } : {}),
+    },
+    rule: decision.rule,
+    effect: decision.effect,
+    reason: decision.reason,
+    detail: { principalKind: action.principal.kind, groups: action.principal.groups },
+  };
+}
+
+function outcomeDraft(
+  action: Action,
+  decision: Decision,
+  outcome: GateOutcome['status'],
+  extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport },
+): AuditDraft {
+  const { review, result, durationMs, masked } = extra;
+  return {
+    kind: 'outcome',
+    ...actorFields(action),
+    rule: decision.rule,
+    effect: decision.effect,
+    outcome: outcome === 'executed' ? (result?.ok ? 'succeeded' : 'failed') : outcome,
+    ...(review?.by ? { approver: review.by } : {}),
+    ...(result?.rowCount !== undefined ? { rows: result.rowCount } : {}),
+    ...(durationMs !== undefined ? { durationMs: Math.round(durationMs * 1000) / 1000 } : {}),
+    detail: {
+      ...(review ? { reviewId: review.reviewId } : {}),
+      ...(result?.error ? { error: result.error.code } : {}),
+      ...(result?.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+      ...(result?.truncated ? { truncated: true } : {}),
+      ...(result?.timedOut ? { timedOut: true } : {}),
+      ...(masked && masked.values > 0 ? { masked: masked } : {}),
+    },
+  };
+}

@@ -1,0 +1,275 @@
+// The REST API (`sluice up`): run commands through the gate, read the audit log, health and
+// metrics. Plain node:http: a handful of routes does not need a framework, and every byte
+// of a request body is bounded before it is parsed.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { GateError, type GateOutcome } from '../gate/gate.js';
+import type { Principal } from '../gate/types.js';
+import { checkKey } from '../identity/keys.js';
+import { IdentityError, principalFromKey } from '../identity/principals.js';
+import type { Runtime } from '../app/runtime.js';
+import type { Metrics } from './metrics.js';
+import { log } from '../util/log.js';
+import { newId } from '../util/ids.js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}
+
+const actionBody = z
+  .object({
+    connection: z.string().min(1),
+    command: z.string(),
+    session: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+const auditQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    after: z.coerce.number().int().min(0).optional(),
+    order: z.enum(['asc', 'desc']).default('desc'),
+    session: z.string().optional(),
+    principal: z.string().optional(),
+    connection: z.string().optional(),
+    effect: z.enum(['allow', 'deny', 'review']).optional(),
+    action: z.string().optional(),
+  })
+  .strict();
+
+export interface ApiServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(runtime: Runtime, metrics: Metrics, address: { host: string; port: number }): Promise<ApiServer> {
+  const maxBody = runtime.loaded.config.listeners.api.max_body;
+  const server = createServer((req, res) => {
+    handle(runtime, metrics, maxBody, req, res).catch((error: unknown) => {
+      log.error({ err: error }, 'unhandled API error');
+      if (!res.headersSent) send(res, 500, { error: { code: 'internal', message: 'internal error; see the Sluice log' } });
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = 0; // held reviews may wait for minutes; the gate enforces its own timeout
+  server.headersTimeout = 30_000;
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  return {
+    server,
+    url: `http://${host}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolvePromise) => {
+        server.close(() => resolvePromise());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const route = `${req.method ?? 'GET'} ${url.pathname}`;
+  res.on('finish', () => metrics.httpRequests.inc({ route: routeLabel(url.pathname), status: String(res.statusCode) }));
+  try {
+    switch (route) {
+      case 'GET /healthz':
+        return send(res, 200, { status: 'ok' });
+      case 'GET /readyz':
+        return await ready(runtime, res);
+      case 'GET /metrics': {
+        res.setHeader('content-type', metrics.registry.contentType);
+        res.end(await metrics.registry.metrics());
+        return;
+      }
+      case 'POST /v1/actions':
+        return await runAction(runtime, maxBody, req, res);
+      case 'GET /v1/audit':
+        return await readAudit(runtime, req, url, res);
+      default:
+        if (['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit'].includes(url.pathname)) {
+          throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+        }
+        throw new ApiError(404, 'not_found', `no route ${url.pathname}; see docs/api.md`);
+    }
+  } catch (error) {
+    if (error instanceof ApiError) {
+      if (error.status === 413) res.setHeader('connection', 'close');
+      return send(res, error.status, { error: { code: error.code, message: error.message, ...error.extra } });
+    }
+    if (error instanceof GateError) {
+      log.error({ err: error.cause ?? error }, error.message);
+      return send(res, 503, { error: { code: error.code, message: error.message } });
+    }
+    throw error;
+  }
+}
+
+async function ready(runtime: Runtime, res: ServerResponse): Promise<void> {
+  try {
+    await runtime.store.auditHead();
+    send(res, 200, { status: 'ready' });
+  } catch {
+    send(res, 503, { status: 'unavailable', error: { code: 'store_unavailable', message: 'the store cannot be reached' } });
+  }
+}
+
+async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Principal> {
+  const header = req.headers.authorization;
+  if (!header) {
+    throw new ApiError(401, 'missing_credentials', 'send "Authorization: Bearer <key>"; create a key with `sluice keys create --agent NAME`');
+  }
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match) throw new ApiError(401, 'missing_credentials', 'the Authorization header must be "Bearer <key>"');
+  const check = await checkKey(runtime.store, match[1]!);
+  if (!check.ok) {
+    const code = check.reason === 'expired' ? 'key_expired' : check.reason === 'revoked' ? 'key_revoked' : 'invalid_key';
+    throw new ApiError(401, code, `${check.message}; ask an operator for a new key`);
+  }
+  try {
+    return principalFromKey(check.record, runtime.loaded.config.identities);
+  } catch (error) {
+    if (error instanceof IdentityError) throw new ApiError(401, 'identity_conflict', error.message);
+    throw error;
+  }
+}
+
+async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown> {
+  const type = req.headers['content-type'] ?? '';
+  if (!/^application\/json\b/i.test(type)) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"');
+  }
+  const declared = Number(req.headers['content-length'] ?? '0');
+  if (declared > maxBody) {
+    req.resume();
+    throw new ApiError(413, 'payload_too_large', `the request body is ${declared} bytes; the limit is ${maxBody} (listeners.api.max_body)`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBody) {
+      req.resume();
+      throw new ApiError(413, 'payload_too_large', `the request body exceeds ${maxBody} bytes (listeners.api.max_body)`);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ApiError(400, 'bad_json', `the request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const details = parsed.error.issues.map((issue) => {
+    const path = issue.path.join('.');
+    const message = issue.code === 'unrecognized_keys' ? `unknown field(s): ${issue.keys.join(', ')}` : issue.message;
+    return path ? `${path}: ${message}` : message;
+  });
+  throw new ApiError(400, 'invalid_request', `invalid ${what}: ${details.join('; ')}`);
+}
+
+async function runAction(runtime: Runtime, maxBody: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const principal = await authenticate(runtime, req);
+  const body = validate(actionBody, await readJson(req, maxBody), 'request body');
+  const abort = new AbortController();
+  // A caller that disconnects cancels its held review or running command.
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  const outcome = await runtime.gate.run(
+    {
+      principal,
+      session: body.session ?? newId('ses'),
+      connection: body.connection,
+      door: 'api',
+      command: body.command,
+    },
+    {
+      signal: abort.signal,
+      onHold: (review) => {
+        log.info({ review: review.id, principal: principal.name, connection: body.connection }, 'command held for review');
+        // 103 lets a client that reads informational responses show the review id at once.
+        res.writeEarlyHints({ 'x-sluice-review': review.id });
+      },
+    },
+  );
+  if (abort.signal.aborted) return;
+  sendOutcome(res, outcome);
+}
+
+function sendOutcome(res: ServerResponse, outcome: GateOutcome): void {
+  const { action, decision } = outcome;
+  const summary = {
+    action_id: action.id,
+    session: action.session,
+    decision: { effect: decision.effect, rule: decision.rule, reason: decision.reason },
+    intent: { class: action.intent.class, classes: action.intent.classes, flags: action.intent.flags, objects: action.intent.objects },
+    ...(outcome.review ? { review: { id: outcome.review.reviewId, status: outcome.review.status, ...(outcome.review.by ? { by: outcome.review.by } : {}) } } : {}),
+  };
+  if (outcome.status === 'denied') {
+    return send(res, 403, { error: { code: 'denied', message: `denied by rule ${decision.rule}: ${decision.reason}`, rule: decision.rule }, ...summary });
+  }
+  if (outcome.status !== 'executed') {
+    const message =
+      outcome.status === 'rejected'
+        ? `review ${outcome.review?.reviewId} was rejected${outcome.review?.by ? ` by ${outcome.review.by}` : ''}${outcome.review?.note ? `: ${outcome.review.note}` : ''}`
+        : `review ${outcome.review?.reviewId} ${outcome.status}: nobody approved the command in time, so it did not run`;
+    return send(res, 403, { error: { code: `review_${outcome.status}`, message }, ...summary });
+  }
+  send(res, 200, {
+    ...summary,
+    duration_ms: outcome.durationMs,
+    result: outcome.result,
+    ...(outcome.masked && outcome.masked.values > 0 ? { masked: outcome.masked } : {}),
+  });
+}
+
+async function readAudit(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+  const principal = await authenticate(runtime, req);
+  const readers = runtime.loaded.config.audit.readers;
+  if (!principal.groups.some((group) => readers.includes(group))) {
+    throw new ApiError(403, 'forbidden', `reading the audit log needs membership of one of: ${readers.join(', ')} (audit.readers)`);
+  }
+  const query = validate(auditQuery, Object.fromEntries(url.searchParams), 'query');
+  const rows = await runtime.store.readAudit({
+    limit: query.limit,
+    descending: query.order === 'desc',
+    ...(query.after !== undefined ? { afterSeq: query.after } : {}),
+    ...(query.session ? { session: query.session } : {}),
+    ...(query.principal ? { principal: query.principal } : {}),
+    ...(query.connection ? { connection: query.connection } : {}),
+    ...(query.effect ? { effect: query.effect } : {}),
+    ...(query.action ? { actionId: query.action } : {}),
+  });
+  send(res, 200, { records: rows.map((row) => ({ seq: row.seq, hash: row.hash, prev_hash: row.prevHash, record: JSON.parse(row.body) as unknown })) });
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function routeLabel(path: string): string {
+  return ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit'].includes(path) ? path : 'other';
+}

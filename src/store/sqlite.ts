@@ -1,0 +1,413 @@
+// The embedded store: one SQLite file through libsql's synchronous (better-sqlite3 style) API.
+// Everything runs on the calling thread, so a method's SQL can never interleave with another
+// call's inside this process; other processes on the same file are kept out by SQLite's locks
+// (BEGIN IMMEDIATE takes the write lock up front, busy_timeout waits for it).
+import { closeSync, mkdirSync, openSync, chmodSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import type LibsqlDatabase from 'libsql';
+import type {
+  ApiKeyRecord,
+  AuditQuery,
+  AuditRow,
+  ChainHead,
+  ReviewRecord,
+  ReviewStatus,
+  Store,
+} from './store.js';
+import { GENESIS_HEAD } from './store.js';
+import { StoreError } from './errors.js';
+import {
+  AUDIT_COLUMNS,
+  AUDIT_FILTERS,
+  auditRowFromRaw,
+  checkAuditQuery,
+  checkSealedRows,
+  parseJsonColumn,
+} from './common.js';
+import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
+
+// libsql is CommonJS; loading it through require keeps its native binding lookup as shipped.
+const require = createRequire(import.meta.url);
+type Database = LibsqlDatabase.Database;
+type Statement = LibsqlDatabase.Statement<unknown[]>;
+const Libsql = require('libsql') as typeof LibsqlDatabase;
+
+export interface SqliteStoreOptions {
+  /** Database file, or `:memory:` (tests). Its directory is created with mode 0700. */
+  path: string;
+  /**
+   * `full` (default): a commit is on disk before appendAudit resolves, even across a power
+   * cut. `normal` in WAL mode survives process crashes but may lose the last commits on power
+   * loss, which for an audit ledger means commands that ran without a surviving record.
+   */
+  synchronous?: 'full' | 'normal';
+  /** How long to wait for another process's write lock, in ms (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly path: string;
+  private db: Database | undefined;
+  private readonly statements = new Map<string, Statement>();
+
+  constructor(options: SqliteStoreOptions) {
+    if (!options || typeof options.path !== 'string' || options.path.length === 0) {
+      throw new StoreError('invalid', 'SqliteStore needs a database path');
+    }
+    const memory = options.path === ':memory:';
+    this.path = memory ? ':memory:' : resolve(options.path);
+    const busy = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    if (!memory) prepareFile(this.path);
+    try {
+      this.db = new Libsql(this.path, { timeout: busy });
+    } catch (error) {
+      throw new StoreError('unavailable', `cannot open the SQLite store at ${this.path}: ${msg(error)}`, { cause: error });
+    }
+    try {
+      const db = this.db;
+      db.exec(`PRAGMA busy_timeout = ${busy}`);
+      // WAL: readers never block the writer, and commits need one fsync of the log only.
+      if (!memory) {
+        const mode = db.prepare('PRAGMA journal_mode = WAL').raw().get() as unknown[] | undefined;
+        if (String(mode?.[0]).toLowerCase() !== 'wal') {
+          throw new StoreError('failed', `cannot switch ${this.path} to WAL mode (got ${String(mode?.[0])})`);
+        }
+      }
+      db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.exec('PRAGMA foreign_keys = ON');
+      // Stops a crafted file from smuggling behaviour in through triggers or views on load.
+      db.exec('PRAGMA trusted_schema = OFF');
+    } catch (error) {
+      this.db.close();
+      this.db = undefined;
+      if (error instanceof StoreError) throw error;
+      throw new StoreError('unavailable', `cannot open the SQLite store at ${this.path}: ${msg(error)}`, { cause: error });
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const db = this.open();
+    const migrations = loadMigrations('sqlite');
+    const known = latestVersion('sqlite');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
+    );
+    // One transaction per migration; BEGIN IMMEDIATE makes a second process starting at the
+    // same time wait, then see the version the first one reached.
+    for (;;) {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        const current = this.versionIn(db);
+        if (current > known) throw schemaTooNew(current, known);
+        const next = migrations[current];
+        if (!next) {
+          db.exec('COMMIT');
+          return;
+        }
+        try {
+          db.exec(next.sql);
+        } catch (error) {
+          throw new StoreError('migration_failed', `SQLite migration ${next.version} (${next.name}) failed: ${msg(error)}`, {
+            cause: error,
+          });
+        }
+        db.prepare('INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)').run(
+          next.version,
+          next.name,
+          next.checksum,
+          new Date().toISOString(),
+        );
+        db.exec('COMMIT');
+      } catch (error) {
+        rollback(db);
+        throw wrap(error, 'migrate');
+      }
+    }
+  }
+
+  /** The schema version in the file (0 before the first migration). */
+  async schemaVersion(): Promise<number> {
+    return this.versionIn(this.open());
+  }
+
+  async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.statements.clear();
+    if (db?.open) db.close();
+  }
+
+  // --- API keys -----------------------------------------------------------------------------
+
+  async insertKey(key: ApiKeyRecord): Promise<void> {
+    try {
+      this.stmt(
+        'INSERT INTO api_keys (id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ).run(
+        key.id,
+        key.principal,
+        key.kind,
+        JSON.stringify(key.groups ?? []),
+        key.onBehalfOf ?? null,
+        key.hash,
+        key.createdAt,
+        key.expiresAt ?? null,
+        key.revokedAt ?? null,
+      );
+    } catch (error) {
+      throw wrap(error, 'insertKey', `an API key with id ${key.id} (or the same hash) already exists`);
+    }
+  }
+
+  async getKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const r = this.stmt(`SELECT ${KEY_COLUMNS} FROM api_keys WHERE id = ?`).get(id) as unknown[] | undefined;
+    return r ? keyFromRaw(r) : undefined;
+  }
+
+  async listKeys(): Promise<ApiKeyRecord[]> {
+    const rows = this.stmt(`SELECT ${KEY_COLUMNS} FROM api_keys ORDER BY created_at, id`).all() as unknown[][];
+    return rows.map(keyFromRaw);
+  }
+
+  async revokeKey(id: string, at: string): Promise<boolean> {
+    const res = this.stmt('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
+    return res.changes === 1;
+  }
+
+  // --- reviews ------------------------------------------------------------------------------
+
+  async insertReview(review: ReviewRecord): Promise<void> {
+    try {
+      this.stmt(
+        `INSERT INTO reviews (${REVIEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        review.id,
+        review.actionId,
+        review.status,
+        review.createdAt,
+        review.expiresAt,
+        review.commandHash,
+        JSON.stringify(review.action ?? {}),
+        review.rule,
+        review.reason,
+        review.decidedAt ?? null,
+        review.decidedBy ?? null,
+        review.note ?? null,
+      );
+    } catch (error) {
+      throw wrap(error, 'insertReview', `a review with id ${review.id} already exists`);
+    }
+  }
+
+  async getReview(id: string): Promise<ReviewRecord | undefined> {
+    const r = this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE id = ?`).get(id) as unknown[] | undefined;
+    return r ? reviewFromRaw(r) : undefined;
+  }
+
+  async listReviews(filter?: { status?: ReviewStatus }): Promise<ReviewRecord[]> {
+    const rows = (
+      filter?.status
+        ? this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE status = ? ORDER BY created_at, id`).all(filter.status)
+        : this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews ORDER BY created_at, id`).all()
+    ) as unknown[][];
+    return rows.map(reviewFromRaw);
+  }
+
+  async settleReview(
+    id: string,
+    update: { status: ReviewStatus; decidedAt: string; decidedBy?: string; note?: string },
+    from: ReviewStatus = 'pending',
+  ): Promise<boolean> {
+    try {
+      // The status check in WHERE makes this a compare-and-set: of two settles, one wins.
+      const res = this.stmt(
+        'UPDATE reviews SET status = ?, decided_at = ?, decided_by = COALESCE(?, decided_by), note = COALESCE(?, note) WHERE id = ? AND status = ?',
+      ).run(update.status, update.decidedAt, update.decidedBy ?? null, update.note ?? null, id, from);
+      return res.changes === 1;
+    } catch (error) {
+      throw wrap(error, 'settleReview');
+    }
+  }
+
+  // --- audit --------------------------------------------------------------------------------
+
+  async appendAudit(seal: (head: ChainHead) => AuditRow[]): Promise<AuditRow[]> {
+    const db = this.open();
+    const insert = this.stmt(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw wrap(error, 'appendAudit');
+    }
+    try {
+      const head = this.readHead();
+      const rows = checkSealedRows(head, seal(head));
+      for (const r of rows) {
+        insert.run(
+          r.seq,
+          r.time,
+          r.kind,
+          r.actionId ?? null,
+          r.session ?? null,
+          r.principal ?? null,
+          r.connection ?? null,
+          r.effect ?? null,
+          r.prevHash,
+          r.hash,
+          r.body,
+        );
+      }
+      db.exec('COMMIT');
+      return rows;
+    } catch (error) {
+      rollback(db);
+      throw wrap(error, 'appendAudit');
+    }
+  }
+
+  async auditHead(): Promise<ChainHead> {
+    return this.readHead();
+  }
+
+  async readAudit(query: AuditQuery): Promise<AuditRow[]> {
+    checkAuditQuery(query);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (query.afterSeq !== undefined) {
+      where.push('seq > ?');
+      params.push(query.afterSeq);
+    }
+    if (query.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(query.beforeSeq);
+    }
+    for (const [key, column] of AUDIT_FILTERS) {
+      const v = query[key];
+      if (v !== undefined) {
+        where.push(`${column} = ?`);
+        params.push(v);
+      }
+    }
+    params.push(query.limit);
+    const sql =
+      `SELECT ${AUDIT_COLUMNS} FROM audit` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY seq ${query.descending ? 'DESC' : 'ASC'} LIMIT ?`;
+    const rows = this.stmt(sql).all(...params) as unknown[][];
+    const out = new Array<AuditRow>(rows.length);
+    for (let i = 0; i < rows.length; i++) out[i] = auditRowFromRaw(rows[i]!);
+    return out;
+  }
+
+  // --- internals ----------------------------------------------------------------------------
+
+  private open(): Database {
+    if (!this.db) throw new StoreError('closed', 'the SQLite store is closed');
+    return this.db;
+  }
+
+  /** Prepared statements are cached by SQL text; all use raw (array) rows. */
+  private stmt(sql: string): Statement {
+    const db = this.open();
+    let s = this.statements.get(sql);
+    if (!s) {
+      try {
+        s = db.prepare(sql) as Statement;
+        if (s.reader) s.raw();
+      } catch (error) {
+        throw wrap(error, 'prepare');
+      }
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  private readHead(): ChainHead {
+    const r = this.stmt('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1').get() as unknown[] | undefined;
+    return r ? { seq: Number(r[0]), hash: r[1] as string } : { ...GENESIS_HEAD };
+  }
+
+  private versionIn(db: Database): number {
+    const r = db.prepare('SELECT MAX(version) FROM schema_migrations').raw().get() as unknown[] | undefined;
+    return Number(r?.[0] ?? 0);
+  }
+}
+
+const KEY_COLUMNS = 'id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at';
+const REVIEW_COLUMNS =
+  'id, action_id, status, created_at, expires_at, command_hash, action, rule, reason, decided_at, decided_by, note';
+
+export function keyFromRaw(r: readonly unknown[]): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    id: r[0] as string,
+    principal: r[1] as string,
+    kind: r[2] as ApiKeyRecord['kind'],
+    groups: parseJsonColumn<string[]>(r[3], `api key ${String(r[0])} groups`),
+    hash: r[5] as string,
+    createdAt: r[6] as string,
+  };
+  if (r[4] != null) key.onBehalfOf = r[4] as string;
+  if (r[7] != null) key.expiresAt = r[7] as string;
+  if (r[8] != null) key.revokedAt = r[8] as string;
+  return key;
+}
+
+export function reviewFromRaw(r: readonly unknown[]): ReviewRecord {
+  const review: ReviewRecord = {
+    id: r[0] as string,
+    actionId: r[1] as string,
+    status: r[2] as ReviewStatus,
+    createdAt: r[3] as string,
+    expiresAt: r[4] as string,
+    commandHash: r[5] as string,
+    action: parseJsonColumn<Record<string, unknown>>(r[6], `review ${String(r[0])} action`),
+    rule: r[7] as string,
+    reason: r[8] as string,
+  };
+  if (r[9] != null) review.decidedAt = r[9] as string;
+  if (r[10] != null) review.decidedBy = r[10] as string;
+  if (r[11] != null) review.note = r[11] as string;
+  return review;
+}
+
+export { KEY_COLUMNS, REVIEW_COLUMNS };
+
+/** Creates the directory (0700) and an empty database file (0600) when they do not exist. */
+function prepareFile(path: string): void {
+  const dir = dirname(path);
+  try {
+    const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (created !== undefined) chmodSync(dir, 0o700); // umask may have widened it
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  } catch (error) {
+    throw new StoreError('unavailable', `cannot create the SQLite store at ${path}: ${msg(error)}`, { cause: error });
+  }
+}
+
+function rollback(db: Database): void {
+  try {
+    if (db.inTransaction) db.exec('ROLLBACK');
+  } catch {
+    // The transaction is already gone (SQLite rolls back by itself on some errors).
+  }
+}
+
+function msg(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function wrap(error: unknown, op: string, conflictMessage?: string): StoreError {
+  if (error instanceof StoreError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (typeof code === 'string') {
+    if (conflictMessage && (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE')) {
+      return new StoreError('conflict', conflictMessage, { cause: error });
+    }
+    if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+      return new StoreError('unavailable', `${op}: the SQLite store is locked by another process: ${msg(error)}`, { cause: error });
+    }
+  }
+  return new StoreError('failed', `${op}: ${msg(error)}`, { cause: error });
+}
