@@ -37,16 +37,16 @@ export async function startSluice(loaded: LoadedConfig, options: { apiAddress?: 
   let holder: PolicyHolder | undefined;
   if (options.watch) {
     // Policy reloads when the file changes; a broken file keeps the last good policy.
-    holder = new PolicyHolder({
-      file: loaded.file,
-      initial: loaded.policy,
+    holder = new PolicyHolder(loaded.policy, {
+      files: loaded.file,
       load: () => Promise.resolve(loadConfigFile(loaded.file).policy),
       onChange: (policy) => {
         runtime.setPolicy(policy);
         log.info({ file: loaded.file }, 'policy reloaded');
       },
-      onError: (error) => log.error({ file: loaded.file, error: error.message }, 'policy reload failed; keeping the last good policy'),
+      onError: (error) => log.error({ file: loaded.file, error: (error as Error).message }, 'policy reload failed; keeping the last good policy'),
     });
+    holder.watch();
   }
 
   return {

@@ -1,6 +1,8 @@
 // `sluice keys create|list|revoke`
 import type { Command } from 'commander';
+import { AuditLedger } from '../audit/ledger.js';
 import { createKey, keyStatus } from '../identity/keys.js';
+import type { Store } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
 import { CliError, printJson, splitList, withStore } from './context.js';
 
@@ -57,6 +59,7 @@ export function registerKeys(program: Command, configOption: () => string | unde
           ...(onBehalfOf !== undefined ? { onBehalfOf } : {}),
           ...(ttlMs !== undefined ? { ttlMs } : {}),
         });
+        await recordKeyEvent(store, { event: 'created', keyId: record.id, principal, kind, groups: record.groups, expiresAt: record.expiresAt ?? null });
         if (options.json) {
           printJson({ key, id: record.id, principal, kind, groups: record.groups, on_behalf_of: record.onBehalfOf ?? null, expires_at: record.expiresAt ?? null });
           return;
@@ -107,7 +110,18 @@ export function registerKeys(program: Command, configOption: () => string | unde
         if (!existing) throw new CliError(`no key with id ${id}`, 1);
         if (existing.revokedAt) throw new CliError(`key ${id} was already revoked at ${existing.revokedAt}`, 1);
         await store.revokeKey(id, new Date().toISOString());
+        await recordKeyEvent(store, { event: 'revoked', keyId: id, principal: existing.principal, kind: existing.kind });
         process.stdout.write(`revoked key ${id} (${existing.kind}:${existing.principal})\n`);
       });
     });
+}
+
+/** Key changes go into the ledger like every other security-relevant event. */
+async function recordKeyEvent(store: Store, detail: { event: string; keyId: string; principal: string } & Record<string, unknown>): Promise<void> {
+  const ledger = new AuditLedger(store);
+  try {
+    await ledger.append({ kind: 'key', principal: detail.principal, detail: { ...detail, by: 'cli' } });
+  } finally {
+    await ledger.close();
+  }
 }

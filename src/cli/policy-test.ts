@@ -7,7 +7,7 @@ import type { Analyser } from '../analyse/analyser.js';
 import type { LoadedConfig } from '../config/load.js';
 import { Gate } from '../gate/gate.js';
 import type { ConnectionRef, PolicyDecider, Principal } from '../gate/types.js';
-import { compilePolicy } from '../policy/index.js';
+import { compilePolicy, isPresetName, PRESET_NAMES } from '../policy/index.js';
 import { CliError, parsePrincipalSpec, printJson, resolveConfig, splitList } from './context.js';
 
 interface PolicyTestOptions {
@@ -81,12 +81,9 @@ function chooseTarget(options: PolicyTestOptions, configPath: string | undefined
     if (defaultKind !== undefined && !KINDS.includes(defaultKind)) {
       throw new CliError(`--kind must be one of: ${KINDS.join(', ')} (got "${defaultKind}")`);
     }
-    let policy: PolicyDecider;
-    try {
-      policy = compilePolicy({ rules: [{ preset: options.preset }] });
-    } catch (error) {
-      throw new CliError(`--preset: ${(error as Error).message}`);
-    }
+    const preset = options.preset;
+    if (!isPresetName(preset)) throw new CliError(`--preset: unknown preset "${preset}" (known: ${PRESET_NAMES.join(', ')})`);
+    const policy: PolicyDecider = compilePolicy({ rules: [{ preset }] });
     return {
       policy,
       connections: KINDS.map((kind) => ({ name: kind, kind, labels: {} })),

@@ -4,9 +4,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, formatPath, type ConfigIssue } from './errors.js';
+import { ConfigError, type ConfigIssue } from './errors.js';
 import { configSchema, type SecretRef, type SluiceConfig } from './schema.js';
-import { compilePolicy, PolicyError, type CompiledPolicy } from '../policy/index.js';
+import { compilePolicy, formatPath, PolicyError, type CompiledPolicy } from '../policy/index.js';
 
 export interface LoadedConfig {
   /** Absolute path of the file, or a label such as `<demo>` for built-in configs. */
@@ -37,7 +37,7 @@ export function loadConfigText(text: string, file: string, baseDir: string): Loa
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((error) => {
-        const pos = error.linePos?.[0];
+        const pos = error.linePos?.[0] ?? lineCounter.linePos(error.pos[0]);
         return { file, line: pos?.line, column: pos?.col, path: '', message: firstLine(error.message) };
       }),
     );
@@ -58,9 +58,10 @@ export function loadConfigText(text: string, file: string, baseDir: string): Loa
       connectionPresets: Object.fromEntries(
         Object.entries(config.connections).flatMap(([connection, c]) => (c.policy ? [[connection, c.policy]] : [])),
       ),
+      known: { connections: Object.keys(config.connections) },
     });
   } catch (error) {
-    if (error instanceof PolicyError) throw new ConfigError([locate(splitPath(error.path), error.message)]);
+    if (error instanceof PolicyError) throw new ConfigError(error.issues.map((issue) => locate(issue.path, issue.message)));
     throw error;
   }
   return { file, baseDir, config, policy, warnings: inlineSecretWarnings(config, file) };
@@ -83,7 +84,8 @@ function locator(doc: Document, lineCounter: LineCounter, file: string): Locate 
     }
     if (offset === undefined) offset = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
     const pos = offset === undefined ? undefined : lineCounter.linePos(offset);
-    const fullPath = key === undefined ? formatPath(path) : formatPath([...path, key]);
+    const segments = path.map((part) => (typeof part === 'number' ? part : String(part)));
+    const fullPath = formatPath(key === undefined ? segments : [...segments, key]);
     return { file, line: pos?.line, column: pos?.col, path: fullPath, message };
   };
 }
@@ -163,15 +165,6 @@ function inlineSecretWarnings(config: SluiceConfig, file: string): string[] {
     warnings.push(`${file}: store.url: the URL contains a password; use store.password with {env: ...} instead`);
   }
   return warnings;
-}
-
-/** `policy.rules[3].when` → ['policy', 'rules', 3, 'when']. */
-function splitPath(path: string): PropertyKey[] {
-  const out: PropertyKey[] = [];
-  for (const match of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
-    out.push(match[2] !== undefined ? Number(match[2]) : match[1]!);
-  }
-  return out;
 }
 
 function firstLine(text: string): string {

@@ -285,6 +285,14 @@ function firstLine(e: unknown): string {
   return msg.split('\n')[0]?.trim() ?? msg;
 }
 
+function friendlier(msg: string): string {
+  const variable = /^Unknown variable: (\S+)/.exec(msg);
+  if (variable) return `unknown variable "${variable[1]}" (the variables are ${CEL_VARIABLES.join(', ')})`;
+  const field = /^No such key: (\S+)/.exec(msg);
+  if (field) return `unknown field "${field[1]}"`;
+  return msg;
+}
+
 function compileUncached(expr: string): CompileResult {
   let parsed: ParseResult;
   try {
@@ -293,7 +301,7 @@ function compileUncached(expr: string): CompileResult {
     return { ok: false, message: `CEL does not parse: ${firstLine(e)}` };
   }
   const checked = parsed.check();
-  if (!checked.valid) return { ok: false, message: `CEL does not type-check: ${firstLine(checked.error)}` };
+  if (!checked.valid) return { ok: false, message: `CEL does not type-check: ${friendlier(firstLine(checked.error))}` };
   if (checked.type !== 'bool' && checked.type !== 'dyn') {
     return { ok: false, message: `CEL condition must be a bool, but this one is a ${checked.type}` };
   }

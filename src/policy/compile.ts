@@ -9,7 +9,7 @@
 import type { Action, Decision, Effect, PolicyDecider } from '../gate/types.js';
 import { activationToJSON, buildActivation, compileCondition, type Activation, type Condition } from './cel.js';
 import { describeIntent } from './describe.js';
-import { PolicyError, type PathSegment, type PolicyIssue } from './errors.js';
+import { PolicyError, formatPath, type PathSegment, type PolicyIssue } from './errors.js';
 import { PRESETS, isPresetName, type PresetName } from './presets.js';
 import { isPresetRule, policyConfigSchema, type RuleConfig } from './schema.js';
 
@@ -41,8 +41,11 @@ export interface CompiledRule {
 }
 
 export interface CompilePolicyInput {
-  /** `policy.rules` from the config (validated or not: it is validated again here). */
-  rules: readonly RuleConfig[];
+  /**
+   * `policy.rules` from the config. Validated again here, so loosely typed input (a preset
+   * name from a command-line flag, a test fixture) is fine.
+   */
+  rules: readonly (RuleConfig | Readonly<Record<string, unknown>>)[];
   /** Connection name → preset name, from `connections.NAME.policy`. */
   connectionPresets?: Readonly<Record<string, string>>;
   /**
@@ -154,6 +157,7 @@ export class CompiledPolicy implements PolicyDecider {
     const memo = new Uint8Array(this.#conditions.length);
     let condErrors: (string | undefined)[] | undefined;
     const matched: { rule: string; effect: Effect }[] = [];
+    const matchedRules: RuleImpl[] = [];
     let best: RuleImpl | undefined;
     let bestRank = -1;
     let bestError: string | undefined;
@@ -202,6 +206,7 @@ export class CompiledPolicy implements PolicyDecider {
       }
       const effect: Effect = error === undefined ? rule.info.effect : 'deny';
       matched.push({ rule: rule.info.name, effect });
+      matchedRules.push(rule);
       trace?.push(
         error === undefined
           ? { rule: rule.info.name, effect: rule.info.effect, outcome: 'match' }
@@ -235,28 +240,28 @@ export class CompiledPolicy implements PolicyDecider {
         ? `${info.reason} (${summary})`
         : `rule ${info.name} denies because its condition failed to evaluate (fail-closed): ${bestError} (${summary})`;
     const decision: Decision = { effect, rule: info.name, reason, matched };
-    const mask = effect === 'deny' ? info.mask : (info.mask ?? this.#firstMask(matched));
+    const mask = effect === 'deny' ? info.mask : (info.mask ?? firstMask(matchedRules, matched));
     if (mask !== undefined) decision.mask = mask;
     return { decision, activation };
-  }
-
-  /**
-   * When the deciding rule names no mask, the first mask named by another matching
-   * allow/review rule applies: a rule that asks for masking is not undone by a broader allow.
-   */
-  #firstMask(matched: { rule: string; effect: Effect }[]): string | undefined {
-    for (const m of matched) {
-      if (m.effect === 'deny') continue;
-      const mask = this.#impls.find((r) => r.info.name === m.rule)?.info.mask;
-      if (mask !== undefined) return mask;
-    }
-    return undefined;
   }
 
   /** Distinct CEL conditions after deduplication (for tests and diagnostics). */
   get conditionCount(): number {
     return this.#conditionText.length;
   }
+}
+
+/**
+ * When the deciding rule names no mask, the first mask named by another matching allow or
+ * review rule applies: a rule that asks for masking is not undone by a broader allow.
+ */
+function firstMask(rules: RuleImpl[], matched: { effect: Effect }[]): string | undefined {
+  for (let i = 0; i < rules.length; i++) {
+    if (matched[i]?.effect === 'deny') continue;
+    const mask = rules[i]?.info.mask;
+    if (mask !== undefined) return mask;
+  }
+  return undefined;
 }
 
 function policyErrorDecision(e: unknown): Decision {
@@ -398,11 +403,10 @@ export function compilePolicy(input: CompilePolicyInput): CompiledPolicy {
 }
 
 function formatSource(path: PathSegment[]): string {
-  // Reuse the error formatter's notation without importing it twice over.
-  return new PolicyError([{ path, message: '' }]).path;
+  return formatPath(path);
 }
 
-function ruleNameAt(rules: readonly RuleConfig[], path: PathSegment[] | undefined): string | undefined {
+function ruleNameAt(rules: CompilePolicyInput['rules'], path: PathSegment[] | undefined): string | undefined {
   if (!path || path[0] !== 'policy' || path[1] !== 'rules' || typeof path[2] !== 'number') return undefined;
   const r = rules[path[2]] as Partial<Record<'name' | 'preset', unknown>> | undefined;
   const id = r?.name ?? r?.preset;

@@ -25,6 +25,8 @@ export class PolicyError extends Error {
   override readonly name = 'PolicyError';
   /** The first issue's path as text, e.g. `policy.rules[3].when`. */
   readonly path: string;
+  /** The first issue's message without the path. */
+  readonly detail: string;
   /** The first issue's path as segments, for mapping to a YAML node. */
   readonly pathSegments: PathSegment[];
   /** Index of the offending entry in `policy.rules`, when the issue is inside one. */
@@ -39,6 +41,7 @@ export class PolicyError extends Error {
     const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
     super(`${formatPath(first.path)}: ${first.message}${more}`);
     this.issues = issues.length > 0 ? issues : [first];
+    this.detail = first.message;
     this.pathSegments = first.path;
     this.path = formatPath(first.path);
     const [root, section, index] = first.path;

@@ -1,6 +1,6 @@
 // Pieces both store implementations share: checks on what appendAudit is asked to insert,
 // audit query validation and row <-> record mapping helpers.
-import type { AuditQuery, AuditRow, ChainHead } from './store.js';
+import type { ApiKeyRecord, AuditQuery, AuditRow, ChainHead, ReviewRecord, ReviewStatus } from './store.js';
 import { StoreError } from './errors.js';
 
 /** The most rows one readAudit call returns; page with afterSeq/beforeSeq for more. */
@@ -95,4 +95,94 @@ export function parseJsonColumn<T>(value: unknown, what: string): T {
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export const KEY_COLUMNS = 'id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at';
+export const REVIEW_COLUMNS =
+  'id, action_id, status, created_at, expires_at, command_hash, action, rule, reason, decided_at, decided_by, note';
+
+export function keyFromRaw(r: readonly unknown[]): ApiKeyRecord {
+  const key: ApiKeyRecord = {
+    id: r[0] as string,
+    principal: r[1] as string,
+    kind: r[2] as ApiKeyRecord['kind'],
+    groups: parseJsonColumn<string[]>(r[3], `api key ${String(r[0])} groups`),
+    hash: r[5] as string,
+    createdAt: r[6] as string,
+  };
+  if (r[4] != null) key.onBehalfOf = r[4] as string;
+  if (r[7] != null) key.expiresAt = r[7] as string;
+  if (r[8] != null) key.revokedAt = r[8] as string;
+  return key;
+}
+
+export function reviewFromRaw(r: readonly unknown[]): ReviewRecord {
+  const review: ReviewRecord = {
+    id: r[0] as string,
+    actionId: r[1] as string,
+    status: r[2] as ReviewStatus,
+    createdAt: r[3] as string,
+    expiresAt: r[4] as string,
+    commandHash: r[5] as string,
+    action: parseJsonColumn<Record<string, unknown>>(r[6], `review ${String(r[0])} action`),
+    rule: r[7] as string,
+    reason: r[8] as string,
+  };
+  if (r[9] != null) review.decidedAt = r[9] as string;
+  if (r[10] != null) review.decidedBy = r[10] as string;
+  if (r[11] != null) review.note = r[11] as string;
+  return review;
+}
+
+
+
+const KEY_KINDS = new Set(['human', 'agent', 'service']);
+const REVIEW_STATUSES = new Set<string>(['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed']);
+
+function needString(obj: Record<string, unknown>, field: string, what: string, optional = false): void {
+  const v = obj[field];
+  if (v === undefined && optional) return;
+  if (typeof v !== 'string' || (!optional && v.length === 0)) {
+    throw new StoreError('invalid', `${what}: ${field} must be a ${optional ? '' : 'non-empty '}string`);
+  }
+}
+
+export function checkKeyRecord(key: ApiKeyRecord): void {
+  if (!isObject(key)) throw new StoreError('invalid', 'insertKey: a key record is required');
+  const k = key as unknown as Record<string, unknown>;
+  for (const f of ['id', 'principal', 'hash', 'createdAt']) needString(k, f, 'insertKey');
+  for (const f of ['onBehalfOf', 'expiresAt', 'revokedAt']) needString(k, f, 'insertKey', true);
+  if (!KEY_KINDS.has(key.kind)) throw new StoreError('invalid', 'insertKey: kind must be human, agent or service');
+  if (!Array.isArray(key.groups) || key.groups.some((g) => typeof g !== 'string')) {
+    throw new StoreError('invalid', 'insertKey: groups must be an array of strings');
+  }
+}
+
+export function checkReviewRecord(review: ReviewRecord): void {
+  if (!isObject(review)) throw new StoreError('invalid', 'insertReview: a review record is required');
+  const r = review as unknown as Record<string, unknown>;
+  for (const f of ['id', 'actionId', 'createdAt', 'expiresAt', 'commandHash', 'rule']) needString(r, f, 'insertReview');
+  needString(r, 'reason', 'insertReview', true);
+  if (typeof review.reason !== 'string') throw new StoreError('invalid', 'insertReview: reason must be a string');
+  for (const f of ['decidedAt', 'decidedBy', 'note']) needString(r, f, 'insertReview', true);
+  checkReviewStatus(review.status, 'insertReview');
+  if (!isObject(review.action)) throw new StoreError('invalid', 'insertReview: action must be an object');
+}
+
+export function checkReviewStatus(status: unknown, what: string): asserts status is ReviewStatus {
+  if (typeof status !== 'string' || !REVIEW_STATUSES.has(status)) {
+    throw new StoreError('invalid', `${what}: unknown review status ${JSON.stringify(status)}`);
+  }
+}
+
+/** JSON text for a JSON column; refuses values JSON cannot carry instead of storing nonsense. */
+export function jsonColumn(value: unknown, what: string): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new StoreError('invalid', `${what} cannot be stored as JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (text === undefined) throw new StoreError('invalid', `${what} cannot be stored as JSON`);
+  return text;
 }

@@ -20,10 +20,17 @@ import { StoreError } from './errors.js';
 import {
   AUDIT_COLUMNS,
   AUDIT_FILTERS,
+  KEY_COLUMNS,
+  REVIEW_COLUMNS,
   auditRowFromRaw,
   checkAuditQuery,
+  checkKeyRecord,
+  checkReviewRecord,
+  checkReviewStatus,
   checkSealedRows,
-  parseJsonColumn,
+  jsonColumn,
+  keyFromRaw,
+  reviewFromRaw,
 } from './common.js';
 import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
 
@@ -142,6 +149,7 @@ export class SqliteStore implements Store {
   // --- API keys -----------------------------------------------------------------------------
 
   async insertKey(key: ApiKeyRecord): Promise<void> {
+    checkKeyRecord(key);
     try {
       this.stmt(
         'INSERT INTO api_keys (id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -149,7 +157,7 @@ export class SqliteStore implements Store {
         key.id,
         key.principal,
         key.kind,
-        JSON.stringify(key.groups ?? []),
+        jsonColumn(key.groups, 'insertKey: groups'),
         key.onBehalfOf ?? null,
         key.hash,
         key.createdAt,
@@ -179,6 +187,8 @@ export class SqliteStore implements Store {
   // --- reviews ------------------------------------------------------------------------------
 
   async insertReview(review: ReviewRecord): Promise<void> {
+    checkReviewRecord(review);
+    const action = jsonColumn(review.action, 'insertReview: action');
     try {
       this.stmt(
         `INSERT INTO reviews (${REVIEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -189,7 +199,7 @@ export class SqliteStore implements Store {
         review.createdAt,
         review.expiresAt,
         review.commandHash,
-        JSON.stringify(review.action ?? {}),
+        action,
         review.rule,
         review.reason,
         review.decidedAt ?? null,
@@ -207,6 +217,7 @@ export class SqliteStore implements Store {
   }
 
   async listReviews(filter?: { status?: ReviewStatus }): Promise<ReviewRecord[]> {
+    if (filter?.status !== undefined) checkReviewStatus(filter.status, 'listReviews');
     const rows = (
       filter?.status
         ? this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE status = ? ORDER BY created_at, id`).all(filter.status)
@@ -220,6 +231,9 @@ export class SqliteStore implements Store {
     update: { status: ReviewStatus; decidedAt: string; decidedBy?: string; note?: string },
     from: ReviewStatus = 'pending',
   ): Promise<boolean> {
+    checkReviewStatus(update?.status, 'settleReview');
+    checkReviewStatus(from, 'settleReview');
+    if (typeof update.decidedAt !== 'string') throw new StoreError('invalid', 'settleReview: decidedAt must be a string');
     try {
       // The status check in WHERE makes this a compare-and-set: of two settles, one wins.
       const res = this.stmt(
@@ -334,45 +348,6 @@ export class SqliteStore implements Store {
     return Number(r?.[0] ?? 0);
   }
 }
-
-const KEY_COLUMNS = 'id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at';
-const REVIEW_COLUMNS =
-  'id, action_id, status, created_at, expires_at, command_hash, action, rule, reason, decided_at, decided_by, note';
-
-export function keyFromRaw(r: readonly unknown[]): ApiKeyRecord {
-  const key: ApiKeyRecord = {
-    id: r[0] as string,
-    principal: r[1] as string,
-    kind: r[2] as ApiKeyRecord['kind'],
-    groups: parseJsonColumn<string[]>(r[3], `api key ${String(r[0])} groups`),
-    hash: r[5] as string,
-    createdAt: r[6] as string,
-  };
-  if (r[4] != null) key.onBehalfOf = r[4] as string;
-  if (r[7] != null) key.expiresAt = r[7] as string;
-  if (r[8] != null) key.revokedAt = r[8] as string;
-  return key;
-}
-
-export function reviewFromRaw(r: readonly unknown[]): ReviewRecord {
-  const review: ReviewRecord = {
-    id: r[0] as string,
-    actionId: r[1] as string,
-    status: r[2] as ReviewStatus,
-    createdAt: r[3] as string,
-    expiresAt: r[4] as string,
-    commandHash: r[5] as string,
-    action: parseJsonColumn<Record<string, unknown>>(r[6], `review ${String(r[0])} action`),
-    rule: r[7] as string,
-    reason: r[8] as string,
-  };
-  if (r[9] != null) review.decidedAt = r[9] as string;
-  if (r[10] != null) review.decidedBy = r[10] as string;
-  if (r[11] != null) review.note = r[11] as string;
-  return review;
-}
-
-export { KEY_COLUMNS, REVIEW_COLUMNS };
 
 /** Creates the directory (0700) and an empty database file (0600) when they do not exist. */
 function prepareFile(path: string): void {

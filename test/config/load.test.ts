@@ -1,0 +1,195 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../../src/config/errors.js';
+import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
+import { resolveSecret } from '../../src/credentials/secrets.js';
+
+const VALID = `
+store:
+  url: sqlite:.sluice/test.db
+identities:
+  alice: { kind: human, groups: [dba] }
+  copilot: { kind: agent, groups: [agents], on_behalf_of: alice }
+connections:
+  db:
+    kind: postgres
+    database: test
+    user: root
+    password: { env: TEST_DB_PASSWORD }
+    policy: guarded
+    mask: pii
+  sh:
+    kind: shell
+    cwd: /tmp
+    timeout: 5s
+    max_output: 64KiB
+    policy: read-only
+policy:
+  rules:
+    - name: dba-writes
+      when: '"dba" in principal.groups && intent.class == "write"'
+      connections: [db]
+      effect: allow
+masking:
+  profiles:
+    pii: { columns: [email, "card*"], replacement: partial }
+`;
+
+function load(text: string) {
+  return loadConfigText(text, 'sluice.yaml', '/tmp');
+}
+
+function issuesOf(text: string) {
+  try {
+    load(text);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+    return error.issues;
+  }
+  assert.fail('expected the config to be rejected');
+}
+
+describe('config loading', () => {
+  it('accepts a full valid config and applies defaults', () => {
+    const loaded = load(VALID);
+    const db = loaded.config.connections.db!;
+    assert.equal(db.kind, 'postgres');
+    if (db.kind !== 'postgres') return;
+    assert.equal(db.host, '127.0.0.1');
+    assert.equal(db.port, 5432);
+    assert.equal(db.statement_timeout, 30_000);
+    const sh = loaded.config.connections.sh!;
+    assert.equal(sh.kind === 'shell' && sh.timeout, 5000);
+    assert.equal(sh.kind === 'shell' && sh.max_output, 64 * 1024);
+    assert.equal(loaded.config.listeners.api.address, '127.0.0.1:8080');
+    assert.equal(loaded.config.approvals.timeout, 15 * 60_000);
+    assert.deepEqual(loaded.warnings, []);
+    assert.ok(loaded.policy.rules.length > 1, 'presets are expanded into rules');
+  });
+
+  it('accepts an empty file with every default', () => {
+    const loaded = load('');
+    assert.deepEqual(loaded.config.connections, {});
+    assert.equal(loaded.config.store.url, 'sqlite:.sluice/sluice.db');
+  });
+
+  it('reports an unknown key with its line and column', () => {
+    const issues = issuesOf(VALID.replace('    user: root\n', '    user: root\n    pasword: { env: X }\n'));
+    assert.equal(issues.length, 1);
+    assert.equal(issues[0]!.path, 'connections.db.pasword');
+    assert.match(issues[0]!.message, /unknown key "pasword"/);
+    assert.equal(issues[0]!.line, 12);
+    assert.equal(issues[0]!.column, 5);
+  });
+
+  it('reports an unknown top-level key', () => {
+    const issues = issuesOf('conections: {}\n');
+    assert.equal(issues[0]!.path, 'conections');
+    assert.equal(issues[0]!.line, 1);
+  });
+
+  it('reports a wrong type at the value', () => {
+    const issues = issuesOf(VALID.replace('    database: test\n', '    database: test\n    port: "abc"\n'));
+    assert.equal(issues[0]!.path, 'connections.db.port');
+    assert.equal(issues[0]!.line, 11);
+    assert.match(issues[0]!.message, /number/);
+  });
+
+  it('reports a missing required field', () => {
+    const issues = issuesOf('connections:\n  db:\n    kind: postgres\n    user: root\n');
+    assert.equal(issues[0]!.path, 'connections.db.database');
+    assert.match(issues[0]!.message, /required/);
+  });
+
+  it('reports an unknown connection kind', () => {
+    const issues = issuesOf('connections:\n  x:\n    kind: oracle\n');
+    assert.match(issues[0]!.message, /postgres, shell/);
+    assert.equal(issues[0]!.line, 3);
+  });
+
+  it('reports malformed YAML with its line', () => {
+    const issues = issuesOf('connections:\n  db: [unclosed\n');
+    assert.ok(issues[0]!.line !== undefined && issues[0]!.line >= 2);
+    assert.equal(issues[0]!.file, 'sluice.yaml');
+  });
+
+  it('reports duplicate keys', () => {
+    const issues = issuesOf('connections: {}\nconnections: {}\n');
+    assert.match(issues[0]!.message, /[Mm]ap keys must be unique|duplicate/);
+  });
+
+  it('rejects a plain-string password: secrets are given by reference', () => {
+    const issues = issuesOf(VALID.replace('password: { env: TEST_DB_PASSWORD }', 'password: hunter2'));
+    assert.equal(issues[0]!.path, 'connections.db.password');
+    assert.match(issues[0]!.message, /secret reference/);
+    assert.ok(!issues.some((issue) => issue.message.includes('hunter2')), 'the secret is not echoed');
+  });
+
+  it('warns about an inline secret without printing it', () => {
+    const loaded = load(VALID.replace('password: { env: TEST_DB_PASSWORD }', 'password: { value: hunter2 }'));
+    assert.equal(loaded.warnings.length, 1);
+    assert.match(loaded.warnings[0]!, /connections\.db\.password: inline secret/);
+    assert.ok(!loaded.warnings[0]!.includes('hunter2'));
+  });
+
+  it('reports a bad duration', () => {
+    const issues = issuesOf(VALID.replace('timeout: 5s', 'timeout: soon'));
+    assert.equal(issues[0]!.path, 'connections.sh.timeout');
+    assert.match(issues[0]!.message, /not a duration/);
+  });
+
+  it('reports an unknown preset with the field path and line', () => {
+    const issues = issuesOf(VALID.replace('policy: read-only', 'policy: read-mostly'));
+    assert.equal(issues[0]!.path, 'connections.sh.policy');
+    assert.equal(issues[0]!.line, 20);
+  });
+
+  it('reports a CEL expression that does not compile, at its line', () => {
+    const issues = issuesOf(VALID.replace(`when: '"dba" in principal.groups && intent.class == "write"'`, `when: 'principal.groups.(('`));
+    assert.equal(issues[0]!.path, 'policy.rules[0].when');
+    assert.equal(issues[0]!.line, 24);
+  });
+
+  it('reports a rule naming an unknown masking profile', () => {
+    const issues = issuesOf(VALID.replace('      effect: allow\n', '      effect: allow\n      mask: secret-stuff\n'));
+    assert.equal(issues[0]!.path, 'policy.rules[0].mask');
+    assert.match(issues[0]!.message, /unknown masking profile "secret-stuff"/);
+  });
+
+  it('reports a policy scope naming an unknown connection', () => {
+    const issues = issuesOf(VALID.replace('connections: [db]', 'connections: [dbb]'));
+    assert.match(issues[0]!.path, /^policy\.rules\[0\]\.connections/);
+  });
+
+  it('refuses an agent acting for a non-human', () => {
+    const issues = issuesOf(VALID.replace('alice: { kind: human', 'alice: { kind: service'));
+    assert.equal(issues[0]!.path, 'identities.copilot.on_behalf_of');
+  });
+
+  it('refuses "none" as a masking profile name: it is reserved', () => {
+    const issues = issuesOf(VALID.replace('    pii: {', '    none: { columns: [x] }\n    pii: {'));
+    assert.equal(issues[0]!.path, 'masking.profiles.none');
+  });
+
+  it('loads from a file and names a missing file clearly', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-config-'));
+    const file = join(dir, 'sluice.yaml');
+    writeFileSync(file, VALID);
+    assert.equal(loadConfigFile(file).baseDir, dir);
+    assert.throws(() => loadConfigFile(join(dir, 'nope.yaml')), /file not found/);
+  });
+});
+
+describe('secret references', () => {
+  it('reads env and file references and never echoes values in errors', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-secret-'));
+    writeFileSync(join(dir, 'pw'), 's3cret\n');
+    assert.equal(resolveSecret({ file: 'pw' }, { baseDir: dir, label: 'x' }), 's3cret');
+    assert.equal(resolveSecret({ env: 'SLUICE_T_PW' }, { baseDir: dir, label: 'x', env: { SLUICE_T_PW: 'v' } }), 'v');
+    assert.throws(() => resolveSecret({ env: 'NOPE_NOT_SET' }, { baseDir: dir, label: 'connections.db.password', env: {} }), /connections\.db\.password: environment variable NOPE_NOT_SET is not set/);
+    assert.throws(() => resolveSecret({ file: 'missing' }, { baseDir: dir, label: 'x' }), /cannot read secret file .*ENOENT/);
+  });
+});
