@@ -21,8 +21,12 @@ import type { Store } from '../store/store.js';
 export async function openConfiguredStore(loaded: Pick<LoadedConfig, 'config' | 'baseDir'>): Promise<Store> {
   const { url, password } = loaded.config.store;
   const resolvedUrl = resolveStoreUrl(url, loaded.baseDir);
-  const secret = password ? resolveSecret(password, { baseDir: loaded.baseDir, label: 'store.password' }) : undefined;
-  return openStore(resolvedUrl, secret !== undefined ? { password: secret } : {});
+  if (!password) return openStore(resolvedUrl);
+  if (!resolvedUrl.startsWith('postgres')) throw new Error('store.password is only used with a postgres:// store url');
+  // The password joins the URL only here, in memory; the store redacts it from every error.
+  const withPassword = new URL(resolvedUrl);
+  withPassword.password = encodeURIComponent(resolveSecret(password, { baseDir: loaded.baseDir, label: 'store.password' }));
+  return openStore(withPassword.toString());
 }
 
 export function resolveStoreUrl(url: string, baseDir: string): string {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { exportJsonl } from '../audit/export.js';
+import { exportAuditJsonl } from '../audit/export.js';
 import { verifyAudit } from '../audit/verify.js';
 import type { AuditRow } from '../store/store.js';
 import { CliError, withStore } from './context.js';
@@ -76,7 +76,7 @@ export function registerAudit(program: Command, configOption: () => string | und
           ...(options.connection ? { connection: options.connection } : {}),
           ...(options.effect ? { effect: options.effect } : {}),
         };
-        for await (const line of exportJsonl(store, filter)) {
+        for await (const line of exportAuditJsonl(store, filter)) {
           if (!out.write(`${line}\n`)) await once(out, 'drain');
         }
         if (options.out) {

@@ -6,7 +6,6 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { startSluice } from '../app/server.js';
-import { AuditLedger } from '../audit/ledger.js';
 import { loadConfigText } from '../config/load.js';
 import { startDemoDatabase, DEMO_MAX_CONNECTIONS } from '../demo/database.js';
 import { createKey } from '../identity/keys.js';
@@ -54,7 +53,7 @@ export function registerDemo(program: Command): void {
       }
       const agent = await createKey(store, { principal: 'demo-agent', kind: 'agent', groups: [], onBehalfOf: 'demo-user', ttlMs: 86_400_000 });
       const admin = await createKey(store, { principal: 'demo-admin', kind: 'human', groups: [], ttlMs: 86_400_000 });
-      const ledger = running.runtime.ledger as AuditLedger;
+      const { ledger } = running.runtime;
       for (const created of [agent, admin]) {
         await ledger.append({ kind: 'key', principal: created.record.principal, detail: { event: 'created', keyId: created.record.id, by: 'sluice demo' } });
       }
@@ -168,7 +167,7 @@ Try, in another terminal:
 
   # a targeted write: held for review; approve it from a third terminal
   ${q("UPDATE orders SET status = 'refunded' WHERE id = 7")}
-  npx sluice reviews list --dir-hint
+  npx sluice reviews list
   npx sluice reviews approve <review id>
 
   # the shell connection is read-only: ls runs, rm is denied
@@ -182,5 +181,5 @@ Try, in another terminal:
   curl -s "${api}/v1/audit?limit=5" -H "Authorization: Bearer $ADMIN"
   npx sluice audit tail
   npx sluice audit verify
-`.replace(' --dir-hint', '');
+`;
 }

@@ -66,11 +66,23 @@ const DEFAULTS = {
 // Slack before the client-side deadline fires, so the server's own statement_timeout (with
 // its precise SQLSTATE) normally wins.
 const CLIENT_DEADLINE_SLACK_MS = 1000;
+const CLOSE_GRACE_MS = 5000;
 
 type StopReason = 'aborted' | 'timeout';
 
 export function createPostgresConnector(options: PostgresConnectorOptions): Connector {
-  const o = { ...DEFAULTS, ...withoutUndefined(options) };
+  const o = {
+    host: options.host,
+    port: options.port,
+    database: options.database,
+    user: options.user,
+    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+    statementTimeoutMs: options.statementTimeoutMs ?? DEFAULTS.statementTimeoutMs,
+    maxRows: options.maxRows ?? DEFAULTS.maxRows,
+    applicationName: options.applicationName ?? DEFAULTS.applicationName,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    cancelGraceMs: options.cancelGraceMs ?? DEFAULTS.cancelGraceMs,
+  };
   validateOptions(o);
   const secrets = options.password ? [options.password] : [];
   const redact = (text: string) => redactSecrets(text, secrets);
@@ -98,8 +110,9 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
   // error would crash the gateway. The pool drops the connection by itself.
   pool.on('error', () => {});
 
-  const running = new Set<{ stop: (reason: StopReason) => void; done: Promise<unknown> }>();
+  const running = new Set<{ stop: (reason: StopReason) => void; finished: Promise<void> }>();
   const resets = new Set<Promise<void>>();
+  const checkedOut = new Set<PoolClient>();
   let closed = false;
 
   async function execute(command: string, context: ExecutionContext): Promise<ExecutionResult> {
@@ -111,9 +124,20 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
       client = await acquire(pool, context.signal);
     } catch (err) {
       if (err instanceof AbortedError) return failure('aborted', 'the query was aborted before it started');
-      return failure('upstream_unavailable', redact(`cannot connect to the upstream database at ${endpoint}: ${describeConnectError(err, o.connectTimeoutMs)}`));
+      if (isPoolTimeout(err) && pool.totalCount >= o.maxConnections && pool.idleCount === 0) {
+        // Not the server's fault: every pooled connection was running someone's command.
+        return failure(
+          'upstream_busy',
+          `all ${o.maxConnections} connections to the upstream database stayed busy for ${o.connectTimeoutMs} ms; try again later`,
+        );
+      }
+      return failure(
+        'upstream_unavailable',
+        redact(`cannot connect to the upstream database at ${endpoint}: ${describeConnectError(err, o.connectTimeoutMs)}`),
+      );
     }
 
+    checkedOut.add(client);
     let broken = false;
     const onClientError = () => {
       broken = true;
@@ -143,9 +167,12 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
     const onAbort = () => stop('aborted');
     context.signal?.addEventListener('abort', onAbort, { once: true });
     const deadline =
-      o.statementTimeoutMs > 0 ? setTimeout(() => stop('timeout'), o.statementTimeoutMs + CLIENT_DEADLINE_SLACK_MS) : undefined;
+      o.statementTimeoutMs > 0
+        ? setTimeout(() => stop('timeout'), Math.min(o.statementTimeoutMs + CLIENT_DEADLINE_SLACK_MS, 2_147_483_647))
+        : undefined;
 
-    const entry = { stop, done: query.done };
+    let finish: () => void = () => {};
+    const entry = { stop, finished: new Promise<void>((resolve) => (finish = resolve)) };
     running.add(entry);
     let outcome: { result: QueryOutcome } | { error: unknown };
     try {
@@ -156,6 +183,7 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
       ]);
     } finally {
       running.delete(entry);
+      finish();
       clearTimeout(deadline);
       clearTimeout(forceTimer);
       context.signal?.removeEventListener('abort', onAbort);
@@ -171,22 +199,20 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
   }
 
   function releaseClient(client: PoolClient, reusable: boolean, onClientError: () => void): void {
-    if (!reusable) {
+    const release = (err?: Error) => {
       client.removeListener('error', onClientError);
-      client.release(new Error('connection not reusable'));
+      checkedOut.delete(client);
+      client.release(err);
+    };
+    if (!reusable) {
+      release(new Error('connection not reusable'));
       return;
     }
     // DISCARD ALL fails inside a transaction block, which is exactly when the connection
     // must not be reused either: the failure closes it and the server rolls back.
     const reset = client.query('DISCARD ALL').then(
-      () => {
-        client.removeListener('error', onClientError);
-        client.release();
-      },
-      (err: unknown) => {
-        client.removeListener('error', onClientError);
-        client.release(err instanceof Error ? err : new Error('reset failed'));
-      },
+      () => release(),
+      (err: unknown) => release(err instanceof Error ? err : new Error('reset failed')),
     );
     resets.add(reset);
     void reset.finally(() => resets.delete(reset));
@@ -199,8 +225,10 @@ export function createPostgresConnector(options: PostgresConnectorOptions): Conn
       if (closed) return;
       closed = true;
       for (const entry of running) entry.stop('aborted');
-      await Promise.allSettled([...running].map((entry) => entry.done));
-      await Promise.allSettled([...resets]);
+      await Promise.all([...running].map((entry) => entry.finished));
+      // A reset only waits on a frozen server; do not let that hold shutdown forever.
+      await Promise.race([Promise.allSettled([...resets]), delay(CLOSE_GRACE_MS)]);
+      for (const client of checkedOut) client.connection.stream.destroy();
       await pool.end();
     },
   };
@@ -252,7 +280,7 @@ class CappedQuery {
     });
     // Rejections are consumed by the caller; this only stops an unhandled-rejection report
     // when the caller has already given up (forced close).
-    this.done.catch(() => {});
+    void this.done.catch(() => {});
   }
 
   submit(connection: Connection): void {
@@ -338,8 +366,9 @@ function errorResult(
   o: { statementTimeoutMs: number },
   redact: (text: string) => string,
 ): ExecutionResult {
-  const sqlstate = (err as { code?: unknown }).code;
-  const isServerError = err instanceof pg.DatabaseError && typeof sqlstate === 'string';
+  const code: unknown = (err as { code?: unknown }).code;
+  const sqlstate = err instanceof pg.DatabaseError && typeof code === 'string' ? code : undefined;
+  const isServerError = sqlstate !== undefined;
   // 57014 is query_canceled: our own cancel, whatever the server says.
   if (stopReason && (!isServerError || sqlstate === '57014' || connectionLost)) {
     if (stopReason === 'timeout') {
@@ -351,7 +380,7 @@ function errorResult(
     }
     return failure('aborted', 'the query was cancelled');
   }
-  if (isServerError) {
+  if (sqlstate !== undefined) {
     const e = err as pg.DatabaseError;
     let message = e.message;
     if (e.position) message += ` (at character ${e.position})`;
@@ -426,6 +455,10 @@ function sendCancelRequest(host: string, port: number, client: PoolClient): void
   socket.on('connect', () => socket.end(packet));
 }
 
+function isPoolTimeout(err: unknown): boolean {
+  return err instanceof Error && /timeout exceeded when trying to connect/i.test(err.message);
+}
+
 function describeConnectError(err: unknown, connectTimeoutMs: number): string {
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
@@ -448,6 +481,9 @@ function describeConnectError(err: unknown, connectTimeoutMs: number): string {
       return `the server rejected the gateway's credentials (SQLSTATE ${code}); check the connection's configured user and password`;
   }
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return `${message} (SQLSTATE ${code})`;
+  if (/client password must be/.test(message)) {
+    return 'the server asks for a password, but none is configured for this connection';
+  }
   if (/timeout/i.test(message)) return `no connection within ${connectTimeoutMs} ms`;
   return message;
 }
@@ -529,16 +565,16 @@ export function redactSecrets(text: string, secrets: readonly string[]): string 
   return out.replace(/([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/gi, '$1[redacted]@');
 }
 
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
 function failure(code: string, message: string): ExecutionResult {
   return { ok: false, error: { code, message } };
 }
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function withoutUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function validateOptions(o: Required<Omit<PostgresConnectorOptions, 'password' | 'ssl'>>): void {

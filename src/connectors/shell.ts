@@ -45,6 +45,9 @@ const DEFAULT_KILL_GRACE_MS = 2000;
 // escaped the group can hold them open longer; we stop waiting rather than hang.
 const STREAM_DRAIN_MS = 500;
 const GROUP_POLL_MS = 25;
+// Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN, including the NUL); the
+// command is one argument of `bash -c`. Checked up front for a clear error instead of E2BIG.
+const MAX_COMMAND_BYTES = 128 * 1024 - 1;
 
 type StopReason = 'timeout' | 'aborted' | 'output_limit';
 
@@ -104,6 +107,13 @@ interface RunOptions {
 async function runCommand(command: string, o: RunOptions): Promise<ExecutionResult> {
   if (o.signals.some((s) => s.aborted)) return failure('aborted', 'the command was aborted before it started');
   if (command.includes('\0')) return failure('invalid_command', 'the command contains a NUL byte');
+  const size = Buffer.byteLength(command);
+  if (size > MAX_COMMAND_BYTES) {
+    return failure(
+      'command_too_long',
+      `the command is ${size} bytes; the shell connector accepts at most ${MAX_COMMAND_BYTES} (put long scripts in a file)`,
+    );
+  }
 
   const cwdProblem = await checkDirectory(o.cwd);
   if (cwdProblem) return failure('spawn_failed', cwdProblem);

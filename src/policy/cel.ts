@@ -161,6 +161,77 @@ export class IntentVar {
   }
 }
 
+// cel-js answers `time.getHours("Europe/Berlin")` (and the other timestamp methods that take
+// a time zone) through `date.toLocaleString('en-US', {timeZone})`, which builds a new
+// formatter on every call: about 47 µs, more than a whole decision may cost. The `time`
+// value is therefore a Date carrying its own toLocaleString that returns the same wall-clock
+// time, as `YYYY-MM-DDTHH:mm:ss` which `new Date()` parses as local time, computed from a
+// cached UTC offset per zone and quarter hour (zone offsets only change on quarter hours).
+const QUARTER_HOUR = 15 * 60 * 1000;
+const ZONE_CACHE_LIMIT = 64;
+const zones = new Map<string, { format: Intl.DateTimeFormat; bucket: number; offset: number | undefined }>();
+
+function zoneEntry(timeZone: string): { format: Intl.DateTimeFormat; bucket: number; offset: number | undefined } {
+  let z = zones.get(timeZone);
+  if (z) return z;
+  // Throws RangeError for an unknown zone, which fails the condition (and so denies).
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  });
+  z = { format, bucket: Number.NaN, offset: undefined };
+  // A zone taken from request data could be anything; only keep a bounded set.
+  if (zones.size < ZONE_CACHE_LIMIT) zones.set(timeZone, z);
+  return z;
+}
+
+/** Wall-clock time in the zone, as milliseconds of a UTC date with the same fields. */
+function wallClock(format: Intl.DateTimeFormat, ms: number): number {
+  const f: Record<string, number> = {};
+  for (const p of format.formatToParts(ms)) if (p.type !== 'literal') f[p.type] = Number(p.value);
+  const wall = Date.UTC(f.year ?? 0, (f.month ?? 1) - 1, f.day ?? 1, f.hour ?? 0, f.minute ?? 0, f.second ?? 0);
+  // Date.UTC maps years 0-99 to 1900-1999; fix those up.
+  return (f.year ?? 0) < 100 ? new Date(wall).setUTCFullYear(f.year ?? 0) : wall;
+}
+
+function pad(n: number, width = 2): string {
+  return String(n).padStart(width, '0');
+}
+
+function fastToLocaleString(this: Date, locales?: Intl.LocalesArgument, options?: Intl.DateTimeFormatOptions): string {
+  const keys = options ? Object.keys(options) : [];
+  const ms = this.getTime();
+  if (locales !== 'en-US' || keys.length !== 1 || typeof options?.timeZone !== 'string' || Number.isNaN(ms)) {
+    return Date.prototype.toLocaleString.call(this, locales, options);
+  }
+  const z = zoneEntry(options.timeZone);
+  const bucket = Math.floor(ms / QUARTER_HOUR);
+  if (bucket !== z.bucket) {
+    const startMs = bucket * QUARTER_HOUR;
+    const offset = wallClock(z.format, startMs) - startMs;
+    const endMs = startMs + QUARTER_HOUR - 1000;
+    // Should a zone ever change offset inside a quarter hour, do not trust the cache there.
+    z.offset = wallClock(z.format, endMs) - endMs === offset ? offset : undefined;
+    z.bucket = bucket;
+  }
+  const wall = new Date(z.offset === undefined ? wallClock(z.format, ms) + (ms % 1000) : ms + z.offset);
+  const year = wall.getUTCFullYear();
+  if (year < 1 || year > 9999) return Date.prototype.toLocaleString.call(this, locales, options);
+  return `${pad(year, 4)}-${pad(wall.getUTCMonth() + 1)}-${pad(wall.getUTCDate())}T${pad(wall.getUTCHours())}:${pad(wall.getUTCMinutes())}:${pad(wall.getUTCSeconds())}`;
+}
+
+function timeValue(t: Date): Date {
+  const d = new Date(t.getTime());
+  Object.defineProperty(d, 'toLocaleString', { value: fastToLocaleString });
+  return d;
+}
+
 /** The variables a rule's `when` sees. Property names are the CEL variable names. */
 export interface Activation {
   principal: PrincipalVar;
@@ -186,7 +257,7 @@ export function buildActivation(action: Action): Activation {
     command: action.command,
     session: action.session,
     intent: new IntentVar(action.intent, effectiveClass(action.intent)),
-    time: action.time,
+    time: timeValue(action.time),
     args: action.args ?? EMPTY_MAP,
   };
 }
@@ -221,7 +292,7 @@ export function activationToJSON(a: Activation): Record<string, unknown> {
       parts: i.parts.map((p) => ({ class: p.class, kind: p.kind, flags: [...p.flags], tables: p.tables })),
     },
     time: Number.isNaN(a.time.getTime()) ? null : a.time.toISOString(),
-    args: a.args,
+    args: { ...a.args },
   };
 }
 
@@ -326,6 +397,11 @@ function findUnsafeRegex(root: ASTNode): string | undefined {
       const arg = regexArg(node);
       if (!arg || arg.op !== 'value' || typeof arg.args !== 'string') {
         return 'matches() needs a literal pattern: a pattern built from request data could be chosen by the caller';
+      }
+      try {
+        new RegExp(arg.args);
+      } catch {
+        return `matches() pattern ${JSON.stringify(arg.args)} is not a valid JavaScript regular expression (inline flags such as (?i) are not supported: compare against command.lowerAscii() instead)`;
       }
       const problem = nestedQuantifier(arg.args);
       if (problem) return `matches() pattern ${JSON.stringify(arg.args)} ${problem}`;

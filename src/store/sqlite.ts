@@ -309,9 +309,13 @@ export class SqliteStore implements Store {
       `SELECT ${AUDIT_COLUMNS} FROM audit` +
       (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
       ` ORDER BY seq ${query.descending ? 'DESC' : 'ASC'} LIMIT ?`;
-    const rows = this.stmt(sql).all(...params) as unknown[][];
-    const out = new Array<AuditRow>(rows.length);
-    for (let i = 0; i < rows.length; i++) out[i] = auditRowFromRaw(rows[i]!);
+    const out: AuditRow[] = [];
+    try {
+      // iterate() rather than all(): no intermediate array of raw rows.
+      for (const r of this.stmt(sql).iterate(...params) as Iterable<unknown[]>) out.push(auditRowFromRaw(r));
+    } catch (error) {
+      throw wrap(error, 'readAudit');
+    }
     return out;
   }
 

@@ -44,8 +44,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('shell connector: running commands', () => {
-  it('captures stdout and stderr separately and reports exit 0 as ok', async () => {
+void describe('shell connector: running commands', () => {
+  void it('captures stdout and stderr separately and reports exit 0 as ok', async () => {
     const c = connector();
     const r = await c.execute('echo out; echo err >&2', ctx);
     assert.equal(r.ok, true);
@@ -59,7 +59,7 @@ describe('shell connector: running commands', () => {
     await c.close();
   });
 
-  it('reports a non-zero exit status without throwing', async () => {
+  void it('reports a non-zero exit status without throwing', async () => {
     const c = connector();
     const r = await c.execute('echo partial; exit 3', ctx);
     assert.equal(r.ok, false);
@@ -68,7 +68,7 @@ describe('shell connector: running commands', () => {
     assert.deepEqual(r.error, { code: 'exit_status', message: 'the command exited with status 3' });
   });
 
-  it('reports death by signal', async () => {
+  void it('reports death by signal', async () => {
     const r = await connector().execute('kill -USR1 $$', ctx);
     assert.equal(r.ok, false);
     assert.equal(r.exitCode, null);
@@ -76,25 +76,25 @@ describe('shell connector: running commands', () => {
     assert.equal(r.error?.code, 'signal');
   });
 
-  it('runs with bash, not sh', async () => {
+  void it('runs with bash, not sh', async () => {
     const r = await connector().execute('a=(x y z); [[ ${#a[@]} == 3 ]] && echo "bash ${BASH_VERSINFO[0]}"', ctx);
     assert.equal(r.ok, true, r.stderr);
     assert.match(r.stdout ?? '', /^bash \d+\n$/);
   });
 
-  it('honours the working directory', async () => {
+  void it('honours the working directory', async () => {
     const r = await connector().execute('pwd', ctx);
     assert.equal(r.stdout, `${dir}\n`);
   });
 
-  it('gives the command a closed stdin', async () => {
+  void it('gives the command a closed stdin', async () => {
     // `cat` would block forever on an open stdin; with /dev/null it sees EOF at once.
     const r = await connector({ timeoutMs: 3000 }).execute('cat; echo done', ctx);
     assert.equal(r.ok, true);
     assert.equal(r.stdout, 'done\n');
   });
 
-  it('fails clearly when the working directory does not exist', async () => {
+  void it('fails clearly when the working directory does not exist', async () => {
     const missing = join(dir, 'no-such-dir');
     const r = await connector({ cwd: missing }).execute('true', ctx);
     assert.equal(r.ok, false);
@@ -102,7 +102,7 @@ describe('shell connector: running commands', () => {
     assert.equal(r.error?.message, `the working directory ${missing} does not exist`);
   });
 
-  it('fails clearly when the working directory is a file', async () => {
+  void it('fails clearly when the working directory is a file', async () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'x');
     const r = await connector({ cwd: file }).execute('true', ctx);
@@ -110,14 +110,27 @@ describe('shell connector: running commands', () => {
     assert.match(r.error?.message ?? '', /is not a directory/);
   });
 
-  it('fails clearly when the shell does not exist', async () => {
+  void it('fails clearly when the shell does not exist', async () => {
     const r = await connector({ shell: '/nonexistent/bash' }).execute('true', ctx);
     assert.equal(r.ok, false);
     assert.equal(r.error?.code, 'spawn_failed');
     assert.match(r.error?.message ?? '', /could not start \/nonexistent\/bash: no such file/);
   });
 
-  it('rejects invalid options at construction', () => {
+  void it('refuses a command too long for one exec argument, and one with a NUL byte', async () => {
+    const c = connector({ maxOutputBytes: 256 * 1024 });
+    const long = await c.execute(`echo ${'x'.repeat(10 * 1024 * 1024)}`, ctx);
+    assert.equal(long.ok, false);
+    assert.equal(long.error?.code, 'command_too_long');
+    assert.match(long.error?.message ?? '', /at most 131071/);
+    const justFits = await c.execute(`printf %s ${'y'.repeat(128 * 1024 - 1 - 10)}`, ctx);
+    assert.equal(justFits.ok, true, justFits.error?.message);
+    assert.equal(justFits.stdout?.length, 128 * 1024 - 11);
+    const nul = await c.execute('echo a\0b', ctx);
+    assert.equal(nul.error?.code, 'invalid_command');
+  });
+
+  void it('rejects invalid options at construction', () => {
     assert.throws(() => connector({ cwd: 'relative/dir' }), TypeError);
     assert.throws(() => connector({ timeoutMs: 0 }), TypeError);
     assert.throws(() => connector({ timeoutMs: 2 ** 40 }), TypeError);
@@ -127,8 +140,8 @@ describe('shell connector: running commands', () => {
   });
 });
 
-describe('shell connector: stopping the process group', () => {
-  it('kills the whole group on timeout, background jobs and grandchildren included', async () => {
+void describe('shell connector: stopping the process group', () => {
+  void it('kills the whole group on timeout, background jobs and grandchildren included', async () => {
     const c = connector({ timeoutMs: 400, killGraceMs: 500 });
     const started = Date.now();
     const r = await c.execute(
@@ -145,7 +158,7 @@ describe('shell connector: stopping the process group', () => {
     assert.equal(await isAlive(await readPid('t1-grandchild')), false, 'grandchild is dead');
   });
 
-  it('escalates to SIGKILL when the group ignores SIGTERM', async () => {
+  void it('escalates to SIGKILL when the group ignores SIGTERM', async () => {
     const c = connector({ timeoutMs: 300, killGraceMs: 300 });
     const started = Date.now();
     // An ignored signal stays ignored across exec, so sleep ignores SIGTERM too.
@@ -157,7 +170,7 @@ describe('shell connector: stopping the process group', () => {
     assert.equal(await isAlive(await readPid('t2-child')), false);
   });
 
-  it('stops what a finished command left running in its group', async () => {
+  void it('stops what a finished command left running in its group', async () => {
     const c = connector({ timeoutMs: 5000 });
     const started = Date.now();
     const r = await c.execute('sleep 100 & echo $! > t3-child; echo launched', ctx);
@@ -167,7 +180,7 @@ describe('shell connector: stopping the process group', () => {
     assert.equal(await isAlive(await readPid('t3-child')), false);
   });
 
-  it('kills the group when the caller aborts', async () => {
+  void it('kills the group when the caller aborts', async () => {
     const c = connector({ timeoutMs: 30_000 });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
@@ -178,13 +191,13 @@ describe('shell connector: stopping the process group', () => {
     assert.equal(await isAlive(await readPid('t4-child')), false);
   });
 
-  it('does not start a command whose signal is already aborted', async () => {
+  void it('does not start a command whose signal is already aborted', async () => {
     const r = await connector().execute('touch t5-ran', { session: 's', signal: AbortSignal.abort() });
     assert.equal(r.error?.code, 'aborted');
     await assert.rejects(readFile(join(dir, 't5-ran')));
   });
 
-  it('close() stops running commands and refuses new ones', async () => {
+  void it('close() stops running commands and refuses new ones', async () => {
     const c = connector({ timeoutMs: 30_000 });
     const running = c.execute('sleep 100 & echo $! > t6-child; wait', ctx);
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -197,8 +210,8 @@ describe('shell connector: stopping the process group', () => {
   });
 });
 
-describe('shell connector: output limits', () => {
-  it('keeps at most maxOutputBytes per stream and marks the result truncated', async () => {
+void describe('shell connector: output limits', () => {
+  void it('keeps at most maxOutputBytes per stream and marks the result truncated', async () => {
     const c = connector({ maxOutputBytes: 1000 });
     const r = await c.execute("head -c 100000 /dev/zero | tr '\\0' a; head -c 5000 /dev/zero | tr '\\0' b >&2", ctx);
     assert.equal(r.ok, true, 'the command still completes');
@@ -207,13 +220,13 @@ describe('shell connector: output limits', () => {
     assert.equal(r.stderr, 'b'.repeat(1000));
   });
 
-  it('is not truncated at exactly the limit', async () => {
+  void it('is not truncated at exactly the limit', async () => {
     const r = await connector({ maxOutputBytes: 10 }).execute('printf 0123456789', ctx);
     assert.equal(r.stdout, '0123456789');
     assert.equal(r.truncated, false);
   });
 
-  it('kills a command that keeps writing past the hard limit', async () => {
+  void it('kills a command that keeps writing past the hard limit', async () => {
     const c = connector({ maxOutputBytes: 1000, hardOutputLimitBytes: 1024 * 1024, timeoutMs: 20_000 });
     const started = Date.now();
     const r = await c.execute('yes', ctx);
@@ -224,7 +237,7 @@ describe('shell connector: output limits', () => {
     assert.ok(Date.now() - started < 10_000);
   });
 
-  it('decodes UTF-8, drops a character cut by the limit and replaces invalid bytes', async () => {
+  void it('decodes UTF-8, drops a character cut by the limit and replaces invalid bytes', async () => {
     const cut = await connector({ maxOutputBytes: 5 }).execute("printf 'ééé'", ctx);
     assert.equal(cut.stdout, 'éé');
     assert.equal(cut.truncated, true);
@@ -232,7 +245,7 @@ describe('shell connector: output limits', () => {
     assert.equal(invalid.stdout, 'a\uFFFDb');
   });
 
-  it('completeUtf8Length trims only an incomplete trailing sequence', () => {
+  void it('completeUtf8Length trims only an incomplete trailing sequence', () => {
     const bytes = (s: string) => new TextEncoder().encode(s);
     assert.equal(completeUtf8Length(bytes('abc')), 3);
     assert.equal(completeUtf8Length(bytes('aé')), 3);
@@ -243,8 +256,8 @@ describe('shell connector: output limits', () => {
   });
 });
 
-describe('shell environment', () => {
-  it('passes only the allowed, non-secret names and nothing is inherited', async () => {
+void describe('shell environment', () => {
+  void it('passes only the allowed, non-secret names and nothing is inherited', async () => {
     const base = {
       PATH: env.PATH,
       HOME: '/home/agent',
@@ -283,19 +296,19 @@ describe('shell environment', () => {
     }
   });
 
-  it('includes values set explicitly by config, even secret-looking ones', () => {
+  void it('includes values set explicitly by config, even secret-looking ones', () => {
     const built = buildShellEnvironment({ base: {}, set: { FOO_TOKEN: 'configured', TZ: 'UTC' } });
     assert.deepEqual(built, { FOO_TOKEN: 'configured', TZ: 'UTC' });
   });
 
-  it('uses the default allow list from process.env', () => {
+  void it('uses the default allow list from process.env', () => {
     const built = buildShellEnvironment();
     for (const name of Object.keys(built)) {
       assert.ok(['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'TERM', 'USER', 'LOGNAME', 'SHELL', 'TMPDIR'].includes(name));
     }
   });
 
-  it('classifies secret-looking names', () => {
+  void it('classifies secret-looking names', () => {
     for (const name of ['SLUICE_API_KEY', 'GITHUB_TOKEN', 'client_secret', 'DB_PASSWORD', 'PGPASSFILE', 'AWS_REGION', 'OPENAI_API_KEY', 'GOOGLE_APPLICATION_CREDENTIALS', 'SSH_AUTH_SOCK', 'REDIS_URL', 'DB_PWD']) {
       assert.equal(isSecretEnvName(name), true, name);
     }
@@ -304,7 +317,7 @@ describe('shell environment', () => {
     }
   });
 
-  it('rejects names and values the OS cannot carry, without echoing the value', () => {
+  void it('rejects names and values the OS cannot carry, without echoing the value', () => {
     assert.throws(() => buildShellEnvironment({ set: { '': 'x' } }), TypeError);
     assert.throws(() => buildShellEnvironment({ allow: ['A=B'] }), TypeError);
     assert.throws(

@@ -1,0 +1,324 @@
+// Verification of the audit chain, from the store or from an exported JSONL stream. Records
+// are checked in seq order, page by page, and the FIRST problem stops the walk:
+//
+//   malformed        a body that is not a JSON object of a known format version, a bad seq
+//   deleted          a gap: the record with this seq is missing
+//   edited           the stored hash does not match prevHash + body (body, hash or prevHash changed)
+//   reordered        the body says another seq than the row (records moved or renumbered)
+//   inserted         records were put in before this seq and the originals renumbered
+//   broken-link      a record is self-consistent but the next one links to another hash:
+//                    this record was rewritten and rehashed
+//   column-mismatch  a search column (time, kind, session, principal...) differs from the body
+//   truncated        the chain ends before a head the caller knew about (external checkpoint)
+//   checkpoint-mismatch  the record at the checkpoint's seq has another hash than the checkpoint
+//
+// Without an external checkpoint (`expectHead`), records removed from the END of the chain
+// cannot be detected: what is left is a valid, shorter chain. Compare the returned head with one
+// kept elsewhere (the signed checkpoints of the ledger).
+import { StringDecoder } from 'node:string_decoder';
+import type { AuditRow, ChainHead, Store } from '../store/store.js';
+import { GENESIS_HEAD } from '../store/store.js';
+import { recordHash } from './chain.js';
+import { AUDIT_FORMAT_VERSION } from './record.js';
+import { canonicalJson } from './canonical.js';
+import { parseJsonlLine } from './export.js';
+
+export type AuditProblemKind =
+  | 'malformed'
+  | 'deleted'
+  | 'edited'
+  | 'reordered'
+  | 'inserted'
+  | 'broken-link'
+  | 'column-mismatch'
+  | 'truncated'
+  | 'checkpoint-mismatch';
+
+export interface AuditProblem {
+  /** The first record found bad (for `deleted` and `truncated`: the first missing seq). */
+  seq: number;
+  kind: AuditProblemKind;
+  message: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  /** Records checked and found good. */
+  count: number;
+  /** The last good record (the chain's head when ok). */
+  head: ChainHead;
+  problem?: AuditProblem;
+}
+
+export interface VerifyOptions {
+  /** Records per read (default 2000: larger pages cost more in garbage collection than they save). */
+  pageSize?: number;
+  /**
+   * A head known from elsewhere (a checkpoint): the chain must reach its seq, and the record
+   * there must have its hash. This is what detects records cut off the end.
+   */
+  expectHead?: ChainHead;
+  signal?: AbortSignal;
+  /** Called after each page with the number of records checked so far. */
+  onProgress?: (count: number) => void;
+}
+
+export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize'> {
+  /**
+   * For filtered or partial exports: gaps in seq are allowed and links are checked only
+   * between consecutive records; each record's own hash and columns are still checked.
+   */
+  partial?: boolean;
+  /** Longest accepted line in bytes (default 16 MiB). */
+  maxLineBytes?: number;
+}
+
+type Body = Record<string, unknown>;
+
+/**
+ * The first search column that differs from the body field of the same name (absent and
+ * null columns equal an absent field). Written out rather than looped: this runs per record.
+ */
+function mismatchedColumn(row: AuditRow, body: Body): keyof AuditRow | undefined {
+  if (row.time !== body.time) return 'time';
+  if (row.kind !== body.kind) return 'kind';
+  if ((row.actionId ?? undefined) !== body.actionId) return 'actionId';
+  if ((row.session ?? undefined) !== body.session) return 'session';
+  if ((row.principal ?? undefined) !== body.principal) return 'principal';
+  if ((row.connection ?? undefined) !== body.connection) return 'connection';
+  if ((row.effect ?? undefined) !== body.effect) return 'effect';
+  return undefined;
+}
+
+/** Checks records one by one, in order. Shared by the store and the JSONL verifiers. */
+export class ChainChecker {
+  count = 0;
+  head: ChainHead = { ...GENESIS_HEAD };
+  private expected = 1;
+  /** False after a gap in partial mode: the next record's link cannot be checked. */
+  private linked = true;
+
+  constructor(
+    private readonly options: { partial?: boolean; expectHead?: ChainHead } = {},
+  ) {}
+
+  /**
+   * Checks the next record. `body` may be given already parsed (JSONL); otherwise the stored
+   * body text is parsed here. Returns the problem, or undefined when the record is good.
+   */
+  check(row: AuditRow, parsed?: Body): AuditProblem | undefined {
+    const seq = row.seq;
+    if (!Number.isSafeInteger(seq) || seq < 1) {
+      return { seq: this.expected, kind: 'malformed', message: `record after seq ${this.head.seq} has an invalid seq ${String(seq)}` };
+    }
+    if (seq !== this.expected) {
+      if (seq < this.expected) {
+        return {
+          seq,
+          kind: 'reordered',
+          message: `record ${seq} appears again or out of order after record ${this.head.seq}`,
+        };
+      }
+      if (!this.options.partial) {
+        const last = seq - 1;
+        return {
+          seq: this.expected,
+          kind: 'deleted',
+          message:
+            last === this.expected
+              ? `record ${this.expected} is missing (the next stored record is ${seq})`
+              : `records ${this.expected} to ${last} are missing (the next stored record is ${seq})`,
+        };
+      }
+      this.linked = false;
+    }
+
+    if (typeof row.prevHash !== 'string' || typeof row.hash !== 'string' || typeof row.body !== 'string') {
+      return { seq, kind: 'malformed', message: `record ${seq}: prevHash, hash or body is missing` };
+    }
+    let body = parsed;
+    if (body === undefined) {
+      try {
+        body = JSON.parse(row.body) as Body;
+      } catch {
+        return { seq, kind: 'malformed', message: `record ${seq}: the body is not valid JSON` };
+      }
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      return { seq, kind: 'malformed', message: `record ${seq}: the body is not a JSON object` };
+    }
+
+    if (recordHash(row.prevHash, row.body) !== row.hash) {
+      return {
+        seq,
+        kind: 'edited',
+        message: `record ${seq} was changed: its hash does not match its body and prevHash`,
+      };
+    }
+    if (body.v !== AUDIT_FORMAT_VERSION) {
+      return { seq, kind: 'malformed', message: `record ${seq}: unknown body format version ${JSON.stringify(body.v)}` };
+    }
+    const bodySeq = body.seq;
+    if (bodySeq !== seq) {
+      if (typeof bodySeq !== 'number' || !Number.isSafeInteger(bodySeq) || bodySeq < 1) {
+        return { seq, kind: 'malformed', message: `record ${seq}: the body has no valid seq` };
+      }
+      if (bodySeq < seq) {
+        return {
+          seq: bodySeq,
+          kind: 'inserted',
+          message:
+            `the record stored as ${seq} is record ${bodySeq} by its body: ` +
+            (seq - bodySeq === 1
+              ? `a record was inserted at seq ${bodySeq} and the rest renumbered`
+              : `${seq - bodySeq} records were inserted from seq ${bodySeq} and the rest renumbered`),
+        };
+      }
+      return {
+        seq,
+        kind: 'reordered',
+        message: `the record stored as ${seq} is record ${bodySeq} by its body: records were moved, or removed and the rest renumbered`,
+      };
+    }
+    if (this.linked && row.prevHash !== this.head.hash) {
+      if (seq === 1) {
+        return { seq, kind: 'broken-link', message: 'record 1 does not start from the genesis hash' };
+      }
+      return {
+        seq: seq - 1,
+        kind: 'broken-link',
+        message: `record ${seq - 1} is not the record that ${seq} was chained to: it was rewritten and rehashed (or record ${seq}'s link was)`,
+      };
+    }
+    const col = mismatchedColumn(row, body);
+    if (col !== undefined) {
+      const stored = (row as unknown as Record<string, unknown>)[col] ?? undefined;
+      return {
+        seq,
+        kind: 'column-mismatch',
+        message: `record ${seq}: the ${col} column (${describe(stored)}) differs from the body (${describe(body[col])})`,
+      };
+    }
+
+    const expect = this.options.expectHead;
+    if (expect && seq === expect.seq && row.hash !== expect.hash) {
+      return {
+        seq,
+        kind: 'checkpoint-mismatch',
+        message: `record ${seq} has another hash than the checkpoint: the chain up to ${seq} was rewritten`,
+      };
+    }
+    this.head = { seq, hash: row.hash };
+    this.expected = seq + 1;
+    this.linked = true;
+    this.count += 1;
+    return undefined;
+  }
+
+  /** Checks that end with the walk (the expected head was reached). */
+  finish(): AuditProblem | undefined {
+    const expect = this.options.expectHead;
+    if (expect && expect.seq > this.head.seq) {
+      return {
+        seq: this.head.seq + 1,
+        kind: 'truncated',
+        message: `the chain ends at ${this.head.seq} but the checkpoint is at ${expect.seq}: records were removed from the end`,
+      };
+    }
+    return undefined;
+  }
+
+  result(problem?: AuditProblem): VerifyResult {
+    return problem
+      ? { ok: false, count: this.count, head: this.head, problem }
+      : { ok: true, count: this.count, head: this.head };
+  }
+}
+
+/** Walks the whole chain in the store. */
+export async function verifyAudit(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
+  const pageSize = Math.min(100_000, Math.max(1, Math.floor(options.pageSize ?? 2000)));
+  const checker = new ChainChecker({ ...(options.expectHead ? { expectHead: options.expectHead } : {}) });
+  let after = 0;
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const page = await store.readAudit({ afterSeq: after, limit: pageSize });
+    for (const row of page) {
+      const problem = checker.check(row);
+      if (problem) return checker.result(problem);
+    }
+    options.onProgress?.(checker.count);
+    if (page.length < pageSize) break;
+    after = page[page.length - 1]!.seq;
+  }
+  return checker.result(checker.finish());
+}
+
+/**
+ * Verifies an exported JSONL stream (see export.ts) with the same checks, without a store.
+ * Accepts a readable stream or any (async) iterable of text or byte chunks.
+ */
+export async function verifyAuditJsonl(
+  source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
+  options: VerifyJsonlOptions = {},
+): Promise<VerifyResult> {
+  const checker = new ChainChecker({
+    ...(options.partial ? { partial: true } : {}),
+    ...(options.expectHead ? { expectHead: options.expectHead } : {}),
+  });
+  const maxLine = options.maxLineBytes ?? 16 * 1024 * 1024;
+  const decoder = new StringDecoder('utf8');
+  let buffered = '';
+  let lineNo = 0;
+
+  const checkLine = (line: string): AuditProblem | undefined => {
+    lineNo += 1;
+    if (line.trim().length === 0) return undefined;
+    const next = checker.head.seq + 1;
+    const parsed = parseJsonlLine(line);
+    if ('error' in parsed) return { seq: next, kind: 'malformed', message: `line ${lineNo}: ${parsed.error}` };
+    let body: string;
+    try {
+      body = canonicalJson(parsed.body);
+    } catch (error) {
+      return { seq: parsed.row.seq, kind: 'malformed', message: `line ${lineNo}: ${(error as Error).message}` };
+    }
+    return checker.check({ ...parsed.row, body }, parsed.body);
+  };
+
+  let sinceProgress = 0;
+  for await (const chunk of source as AsyncIterable<string | Uint8Array>) {
+    options.signal?.throwIfAborted();
+    buffered += typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    let start = 0;
+    for (;;) {
+      const nl = buffered.indexOf('\n', start);
+      if (nl === -1) break;
+      const problem = checkLine(buffered.slice(start, nl));
+      if (problem) return checker.result(problem);
+      start = nl + 1;
+    }
+    buffered = buffered.slice(start);
+    if (buffered.length > maxLine) {
+      return checker.result({
+        seq: checker.head.seq + 1,
+        kind: 'malformed',
+        message: `line ${lineNo + 1} is longer than ${maxLine} bytes`,
+      });
+    }
+    if (options.onProgress && checker.count - sinceProgress >= 10_000) {
+      sinceProgress = checker.count;
+      options.onProgress(checker.count);
+    }
+  }
+  buffered += decoder.end();
+  if (buffered.length > 0) {
+    const problem = checkLine(buffered);
+    if (problem) return checker.result(problem);
+  }
+  return checker.result(checker.finish());
+}
+
+function describe(v: unknown): string {
+  return v === undefined ? 'absent' : JSON.stringify(v);
+}

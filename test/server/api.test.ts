@@ -1,0 +1,177 @@
+// The REST API through real HTTP (fetch and curl), on a real embedded store, shell and
+// PostgreSQL.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startSluice, type RunningSluice } from '../../src/app/server.js';
+import { AuditLedger } from '../../src/audit/ledger.js';
+import { decideReview } from '../../src/approvals/reviews.js';
+import { loadConfigText } from '../../src/config/load.js';
+import { createKey } from '../../src/identity/keys.js';
+import { directSql, tempDir, uniqueName } from '../helpers.js';
+
+const run = promisify(execFile);
+
+describe('REST API', () => {
+  const dir = tempDir('sluice-api-');
+  const table = uniqueName('api_items');
+  let sluice: RunningSluice;
+  let url: string;
+  let agentKey: string;
+  let adminKey: string;
+
+  before(async () => {
+    mkdirSync(join(dir.path, 'files'));
+    await directSql(`CREATE TABLE ${table} (id int PRIMARY KEY, email text, note text)`);
+    await directSql(`INSERT INTO ${table} VALUES (1, 'ada@example.com', 'a'), (2, 'bob@example.com', 'b')`);
+    const config = `
+store: { url: sqlite:store/sluice.db }
+listeners: { api: { address: 127.0.0.1:0, max_body: 64KiB } }
+identities:
+  alice: { kind: human, groups: [staff] }
+  copilot: { kind: agent, groups: [agents], on_behalf_of: alice }
+  root-admin: { kind: human, groups: [admin] }
+connections:
+  db: { kind: postgres, database: test, user: root, policy: guarded, mask: pii, max_connections: 2 }
+  sh: { kind: shell, cwd: files, timeout: 5s, policy: read-only }
+masking:
+  profiles:
+    pii: { columns: [email], replacement: partial }
+approvals: { timeout: 20s }
+`;
+    const loaded = loadConfigText(config, join(dir.path, 'sluice.yaml'), dir.path);
+    sluice = await startSluice(loaded);
+    url = sluice.api.url;
+    agentKey = (await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [] })).key;
+    adminKey = (await createKey(sluice.runtime.store, { principal: 'root-admin', kind: 'human', groups: [] })).key;
+  });
+
+  after(async () => {
+    await sluice?.stop();
+    await directSql(`DROP TABLE IF EXISTS ${table}`);
+    dir.remove();
+  });
+
+  async function post(body: unknown, key: string | undefined = agentKey, init: RequestInit = {}) {
+    const response = await fetch(`${url}/v1/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      ...init,
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  }
+
+  it('answers health, readiness and metrics without a key', async () => {
+    assert.deepEqual(await (await fetch(`${url}/healthz`)).json(), { status: 'ok' });
+    assert.equal((await fetch(`${url}/readyz`)).status, 200);
+    await post({ connection: 'sh', command: 'echo metrics' });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    assert.match(metrics, /sluice_decisions_total\{door="api",effect="allow"\} \d+/);
+  });
+
+  it('runs an allowed shell command (driven with curl)', async () => {
+    const { stdout } = await run('curl', [
+      '-s', '-X', 'POST', `${url}/v1/actions`,
+      '-H', `Authorization: Bearer ${agentKey}`,
+      '-H', 'content-type: application/json',
+      '-d', JSON.stringify({ connection: 'sh', command: 'echo hello | tr a-z A-Z' }),
+    ]);
+    const body = JSON.parse(stdout) as Record<string, any>;
+    assert.equal(body.decision.effect, 'allow');
+    assert.equal(body.result.stdout, 'HELLO\n');
+    assert.equal(body.result.exitCode, 0);
+  });
+
+  it('denies with 403, names the rule, and does not run the command', async () => {
+    const { status, body } = await post({ connection: 'sh', command: 'touch pwned' });
+    assert.equal(status, 403);
+    assert.equal(body.error.code, 'denied');
+    assert.equal(body.error.rule, body.decision.rule);
+    assert.match(body.error.message, /denied by rule/);
+    assert.equal(existsSync(join(dir.path, 'files', 'pwned')), false);
+  });
+
+  it('masks personal data in query results', async () => {
+    const { status, body } = await post({ connection: 'db', command: `SELECT id, email FROM ${table} ORDER BY id` });
+    assert.equal(status, 200);
+    assert.deepEqual(body.result.rows, [[1, '****.com'], [2, '****.com']]);
+    assert.deepEqual(body.masked, { columns: ['email'], values: 2 });
+  });
+
+  it('holds a write for review until approved, then runs it', async () => {
+    const pending = post({ connection: 'db', command: `UPDATE ${table} SET note = 'reviewed' WHERE id = 2`, session: 'review-session' });
+    let reviewId: string | undefined;
+    for (let i = 0; i < 100 && !reviewId; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      reviewId = (await sluice.runtime.store.listReviews({ status: 'pending' }))[0]?.id;
+    }
+    assert.ok(reviewId, 'a pending review appears');
+    await decideReview(sluice.runtime.store, new AuditLedger(sluice.runtime.store), reviewId, 'approved', 'human:alice-boss');
+    const { status, body } = await pending;
+    assert.equal(status, 200);
+    assert.equal(body.review.status, 'approved');
+    assert.equal(body.result.rowCount, 1);
+    assert.equal((await directSql<{ note: string }>(`SELECT note FROM ${table} WHERE id = 2`)).rows[0]!.note, 'reviewed');
+  });
+
+  it('rejects requests without a usable key', async () => {
+    assert.equal((await post({ connection: 'sh', command: 'ls' }, undefined)).body.error.code, 'missing_credentials');
+    assert.equal((await post({ connection: 'sh', command: 'ls' }, 'slk_AAAAAAAAAAAA_' + 'A'.repeat(43))).body.error.code, 'invalid_key');
+    assert.equal((await post({ connection: 'sh', command: 'ls' }, 'not-a-key')).status, 401);
+    const expiring = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [], ttlMs: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal((await post({ connection: 'sh', command: 'ls' }, expiring.key)).body.error.code, 'key_expired');
+    const revoked = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [] });
+    await sluice.runtime.store.revokeKey(revoked.record.id, new Date().toISOString());
+    const response = await post({ connection: 'sh', command: 'ls' }, revoked.key);
+    assert.equal(response.status, 401);
+    assert.equal(response.body.error.code, 'key_revoked');
+  });
+
+  it('gives clear errors for bad bodies and runs nothing', async () => {
+    const before = await sluice.runtime.store.auditHead();
+    const notJson = await post('{"connection": "sh", "command": ');
+    assert.equal(notJson.status, 400);
+    assert.equal(notJson.body.error.code, 'bad_json');
+    const unknownField = await post({ connection: 'sh', command: 'ls', sudo: true });
+    assert.equal(unknownField.status, 400);
+    assert.match(unknownField.body.error.message, /unknown field\(s\): sudo/);
+    const wrongType = await post({ connection: 'sh', command: 42 });
+    assert.equal(wrongType.body.error.code, 'invalid_request');
+    const wrongMedia = await fetch(`${url}/v1/actions`, { method: 'POST', headers: { authorization: `Bearer ${agentKey}` }, body: 'x' });
+    assert.equal(wrongMedia.status, 415);
+    // A 10 MB command: refused before it is parsed or analysed.
+    const huge = await post({ connection: 'sh', command: `echo ${'x'.repeat(10 * 1024 * 1024)}` });
+    assert.equal(huge.status, 413);
+    assert.equal(huge.body.error.code, 'payload_too_large');
+    assert.deepEqual(await sluice.runtime.store.auditHead(), before, 'nothing was recorded, so nothing was decided or run');
+    assert.equal((await fetch(`${url}/healthz`)).status, 200, 'the server is still up');
+  });
+
+  it('answers unknown routes and methods with JSON errors', async () => {
+    const missing = await fetch(`${url}/v2/nothing`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as any).error.code, 'not_found');
+    const wrongMethod = await fetch(`${url}/v1/actions`);
+    assert.equal(wrongMethod.status, 405);
+  });
+
+  it('lets audit readers read the log, and no one else', async () => {
+    const session = uniqueName('ses');
+    await post({ connection: 'sh', command: 'echo audited', session });
+    const forbidden = await fetch(`${url}/v1/audit`, { headers: { authorization: `Bearer ${agentKey}` } });
+    assert.equal(forbidden.status, 403);
+    const allowed = await fetch(`${url}/v1/audit?session=${session}&order=asc`, { headers: { authorization: `Bearer ${adminKey}` } });
+    assert.equal(allowed.status, 200);
+    const { records } = (await allowed.json()) as { records: { record: Record<string, unknown> }[] };
+    assert.deepEqual(records.map((r) => r.record.kind), ['decision', 'outcome']);
+    assert.equal(records[0]!.record.principal, 'copilot');
+    assert.equal(records[0]!.record.onBehalfOf, 'alice');
+    const badQuery = await fetch(`${url}/v1/audit?limit=abc`, { headers: { authorization: `Bearer ${adminKey}` } });
+    assert.equal(badQuery.status, 400);
+  });
+});
