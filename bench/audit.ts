@@ -1,10 +1,12 @@
 // Audit ledger benchmark on the embedded store, in a temp directory:
 //   node --import tsx bench/audit.ts [records] [appenders]
 // Prints sustained appends/s through AuditLedger with many concurrent appenders (each awaiting
-// its own record before the next, like a door's sessions do), and verify records/s.
+// its own record before the next, like a door's sessions do), and verify records/s, with the
+// default worker threads and in one thread. Records are full decision records (~640 bytes of
+// body, with intent), the largest kind a door writes.
 // Targets: >= 20,000 appends/s, >= 200,000 verified records/s.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLedger } from '../src/audit/ledger.js';
 import type { AuditDraft } from '../src/audit/record.js';
@@ -59,14 +61,19 @@ async function main(): Promise<void> {
         `${Math.round(written / (appendMs / 1000)).toLocaleString('en')} records/s (${(appendMs / 1000).toFixed(2)} s)`,
     );
 
-    const t1 = performance.now();
-    const result = await verifyAudit(store);
-    const verifyMs = performance.now() - t1;
-    if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
-    console.log(
-      `verify: ${result.count} records: ${Math.round(result.count / (verifyMs / 1000)).toLocaleString('en')} records/s ` +
-        `(${(verifyMs / 1000).toFixed(2)} s)`,
-    );
+    for (const [label, workers] of [
+      [`worker threads (${Math.min(8, availableParallelism())} CPUs)`, undefined],
+      ['one thread', 0],
+    ] as const) {
+      const t1 = performance.now();
+      const result = await verifyAudit(store, workers === undefined ? {} : { workers });
+      const verifyMs = performance.now() - t1;
+      if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
+      console.log(
+        `verify, ${label}: ${result.count} records: ${Math.round(result.count / (verifyMs / 1000)).toLocaleString('en')} records/s ` +
+          `(${(verifyMs / 1000).toFixed(2)} s)`,
+      );
+    }
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -122,8 +122,7 @@ export interface DecisionBenchResult {
   decisionsPerSecond: number;
 }
 
-export function runDecisionBench(iterations = 200_000): DecisionBenchResult {
-  const policy = compilePolicy({ rules: RULES, connectionPresets: { 'prod-db': 'read-only' } });
+function measure(policy: ReturnType<typeof compilePolicy>, iterations: number): DecisionBenchResult {
   const acts = actions();
   // Warm up so the JIT has settled before timing.
   for (let i = 0; i < 50_000; i++) policy.decide(acts[i % acts.length]!);
@@ -152,10 +151,28 @@ export function runDecisionBench(iterations = 200_000): DecisionBenchResult {
   };
 }
 
+/** The realistic policy: 20 written rules, `guarded` everywhere, `read-only` on prod-db. */
+export function runDecisionBench(iterations = 200_000): DecisionBenchResult {
+  return measure(compilePolicy({ rules: RULES, connectionPresets: { 'prod-db': 'read-only' } }), iterations);
+}
+
+/** A single preset, as `sluice policy test --preset guarded` uses. */
+export function runPresetBench(iterations = 200_000): DecisionBenchResult {
+  return measure(compilePolicy({ rules: [{ preset: 'guarded' }] }), iterations);
+}
+
+function print(label: string, r: DecisionBenchResult): void {
+  console.log(`${label}: ${r.rules} compiled rules, ${r.decisions} decisions`);
+  console.log(
+    `  median ${r.medianUs.toFixed(2)} µs   p99 ${r.p99Us.toFixed(2)} µs   mean ${r.meanUs.toFixed(2)} µs (incl. timer)   ${r.decisionsPerSecond.toLocaleString('en-US')} decisions/s`,
+  );
+}
+
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.log(`node ${process.version}`);
   const r = runDecisionBench();
-  const ok = r.medianUs <= 20;
-  console.log(`policy decision: ${r.rules} compiled rules (20 written + guarded preset + read-only on prod-db), ${r.decisions} decisions`);
-  console.log(`  median ${r.medianUs.toFixed(2)} µs   p99 ${r.p99Us.toFixed(2)} µs   mean ${r.meanUs.toFixed(2)} µs (incl. timer)   ${r.decisionsPerSecond.toLocaleString('en-US')} decisions/s`);
-  console.log(`  target median <= 20 µs: ${ok ? 'met' : 'MISSED'}`);
+  print('policy decision, 20 written rules + guarded + read-only on prod-db', r);
+  print('policy decision, guarded preset only', runPresetBench());
+  console.log(`target median <= 20 µs (realistic policy): ${r.medianUs <= 20 ? 'met' : 'MISSED'}`);
+  if (r.medianUs > 20) process.exitCode = 1;
 }

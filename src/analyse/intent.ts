@@ -28,6 +28,19 @@ export class PartBuilder {
     return this.cls ?? 'unknown';
   }
 
+  /** The class raised so far, or undefined if nothing has been found yet. */
+  current(): IntentClass | undefined {
+    return this.cls;
+  }
+
+  get flagList(): readonly string[] {
+    return [...this.flagSet];
+  }
+
+  get hostList(): readonly string[] {
+    return [...this.hostSet];
+  }
+
   /** Raise the class to `c` if `c` is riskier than what is there. */
   raise(c: IntentClass): this {
     if (this.cls === undefined || classRank(c) > classRank(this.cls)) this.cls = c;

@@ -14,9 +14,9 @@
 export class CanonicalJsonError extends Error {
   /** JSONPath-like location of the offending value, e.g. `$.detail.items[3]`. */
   readonly path: string;
-  constructor(path: PathSegs, what: string) {
+  constructor(path: PathSegs, what: string, hint?: string) {
     const where = formatPath(path);
-    super(`cannot encode ${what} at ${where} as canonical JSON`);
+    super(`cannot encode ${what} at ${where} as canonical JSON${hint ? ` (${hint})` : ''}`);
     this.name = 'CanonicalJsonError';
     this.path = where;
   }
@@ -30,13 +30,23 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
- * The sorted entries of a plain object, each value already canonical, `undefined` values left
- * out. Lets a caller splice one more key into a canonical object without encoding it twice.
+ * Canonical JSON of a value that sits at `path` inside a larger document (error messages name
+ * the full path). For callers that assemble an object's entries themselves.
  */
-export function canonicalEntries(obj: Record<string, unknown>): [key: string, json: string][] {
-  assertPlainObject(obj, []);
-  return encodeEntries(obj, [], [obj]);
+export function canonicalJsonAt(value: unknown, path: readonly (string | number)[]): string {
+  return encode(value, [...path], []);
 }
+
+/** JSON text of an object key; keys repeat a lot, so short ones are cached (bounded). */
+export function encodeKey(key: string): string {
+  let json = keyCache.get(key);
+  if (json === undefined) {
+    json = JSON.stringify(key);
+    if (key.length <= 64 && keyCache.size < 4096) keyCache.set(key, json);
+  }
+  return json;
+}
+const keyCache = new Map<string, string>();
 
 // `path` holds the keys/indexes down to the current value; it is only formatted into a string
 // when there is an error, so the happy path allocates nothing for it.
@@ -55,7 +65,7 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
     case 'undefined':
       throw new CanonicalJsonError(path, 'undefined');
     case 'bigint':
-      throw new CanonicalJsonError(path, 'a bigint (convert it to a string or a safe number first)');
+      throw new CanonicalJsonError(path, 'a bigint', 'convert it to a string or a safe number first');
     case 'function':
       throw new CanonicalJsonError(path, 'a function');
     case 'symbol':
@@ -86,43 +96,36 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
     return JSON.stringify(obj.toISOString());
   }
   assertPlainObject(obj, path);
+  const record = obj as Record<string, unknown>;
+  // Default sort compares UTF-16 code units, which is the JCS order.
+  const keys = Object.keys(record);
+  if (keys.length > 1) keys.sort();
   stack.push(obj);
-  const entries = encodeEntries(obj as Record<string, unknown>, path, stack);
-  stack.pop();
   let out = '{';
-  for (let i = 0; i < entries.length; i++) {
-    const [key, json] = entries[i]!;
-    if (i > 0) out += ',';
-    out += JSON.stringify(key) + ':' + json;
+  let first = true;
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    path.push(key);
+    const json = encode(v, path, stack);
+    path.pop();
+    out += (first ? '' : ',') + encodeKey(key) + ':' + json;
+    first = false;
   }
+  stack.pop();
   return out + '}';
 }
 
-function encodeEntries(obj: Record<string, unknown>, path: PathSegs, stack: object[]): [string, string][] {
-  if (Object.getOwnPropertySymbols(obj).some((s) => Object.prototype.propertyIsEnumerable.call(obj, s))) {
-    throw new CanonicalJsonError(path, 'an object with symbol keys');
-  }
-  // Default sort compares UTF-16 code units, which is the JCS order.
-  const keys = Object.keys(obj).sort();
-  const out: [string, string][] = [];
-  for (const key of keys) {
-    const v = obj[key];
-    if (v === undefined) continue;
-    path.push(key);
-    out.push([key, encode(v, path, stack)]);
-    path.pop();
-  }
-  return out;
-}
-
-function assertPlainObject(obj: unknown, path: PathSegs): void {
-  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
-    throw new CanonicalJsonError(path, 'a value that is not a plain object');
-  }
+function assertPlainObject(obj: object, path: PathSegs): void {
   const proto: unknown = Object.getPrototypeOf(obj);
   if (proto !== Object.prototype && proto !== null) {
     const name = (obj as { constructor?: { name?: unknown } }).constructor?.name;
     throw new CanonicalJsonError(path, `an object of class ${typeof name === 'string' && name ? name : '(anonymous)'}`);
+  }
+  // JSON.stringify would silently drop symbol keys; a canonical form must not hide data.
+  const symbols = Object.getOwnPropertySymbols(obj);
+  if (symbols.length > 0 && symbols.some((sym) => Object.prototype.propertyIsEnumerable.call(obj, sym))) {
+    throw new CanonicalJsonError(path, 'an object with symbol keys');
   }
 }
 

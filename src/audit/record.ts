@@ -1,7 +1,7 @@
 // What an audit record says. Callers hand the ledger an AuditDraft; the ledger stamps the time,
 // the chain adds `v` and `seq`, and the canonical JSON of the result is the record's body.
 import type { Effect } from '../gate/types.js';
-import { CanonicalJsonError, canonicalEntries } from './canonical.js';
+import { CanonicalJsonError, canonicalJsonAt, encodeKey } from './canonical.js';
 
 /** Version of the body format; part of every body so a future format can be told apart. */
 export const AUDIT_FORMAT_VERSION = 1;
@@ -105,6 +105,8 @@ const DRAFT_FIELDS = new Set<string>([
   'durationMs',
   'detail',
 ]);
+const COLUMN_FIELDS = ['actionId', 'session', 'principal', 'connection'] as const;
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const KINDS = new Set<string>(AUDIT_KINDS);
 const OUTCOMES = new Set<string>(AUDIT_OUTCOMES);
 const EFFECTS = new Set<string>(['allow', 'deny', 'review']);
@@ -149,6 +151,14 @@ export function prepareRecord(draft: AuditDraft, time: string): PreparedRecord {
   for (const f of STRING_FIELDS) {
     if (d[f] !== undefined && typeof d[f] !== 'string') throw new AuditDraftError(`${f} must be a string`);
   }
+  // Search columns are stored as plain text: a NUL would be cut off (SQLite) or refused
+  // (PostgreSQL), a lone surrogate replaced, and the column would no longer match the body.
+  for (const f of COLUMN_FIELDS) {
+    const v = d[f] as string | undefined;
+    if (v !== undefined && UNSTORABLE.test(v)) {
+      throw new AuditDraftError(`${f} contains a NUL character or an unpaired surrogate`);
+    }
+  }
   if (d.effect !== undefined && !EFFECTS.has(d.effect as string)) {
     throw new AuditDraftError('effect must be allow, deny or review');
   }
@@ -169,30 +179,41 @@ export function prepareRecord(draft: AuditDraft, time: string): PreparedRecord {
   }
   if (typeof time !== 'string' || time.length === 0) throw new AuditDraftError('time must be an ISO string');
 
-  let entries: [string, string][];
-  try {
-    entries = canonicalEntries({ ...d, v: AUDIT_FORMAT_VERSION, time });
-  } catch (error) {
-    if (error instanceof CanonicalJsonError) throw new AuditDraftError(error.message, { cause: error });
-    throw error;
-  }
-  // Splice `"seq":` into its sorted place; the chain appends the number later.
+  // Encode the sorted entries, leaving a gap for `"seq":N` in its sorted place: the chain
+  // fills the number in later (body = prefix + seq + suffix).
+  const keys = Object.keys(d);
+  keys.push('seq', 'time', 'v');
+  keys.sort();
   let prefix = '{';
   let suffix = '';
-  let placed = false;
-  for (const [key, json] of entries) {
-    const item = JSON.stringify(key) + ':' + json;
-    if (!placed && key > 'seq') {
-      prefix += '"seq":';
-      suffix = ',' + item;
-      placed = true;
-    } else if (placed) {
-      suffix += ',' + item;
+  let afterSeq = false;
+  let first = true;
+  for (const key of keys) {
+    let json: string;
+    if (key === 'seq') {
+      prefix += (first ? '' : ',') + '"seq":';
+      afterSeq = true;
+      first = false;
+      continue;
+    } else if (key === 'v') {
+      json = String(AUDIT_FORMAT_VERSION);
+    } else if (key === 'time') {
+      json = JSON.stringify(time);
     } else {
-      prefix += item + ',';
+      const value = d[key];
+      if (value === undefined) continue;
+      try {
+        json = canonicalJsonAt(value, [key]);
+      } catch (error) {
+        if (error instanceof CanonicalJsonError) throw new AuditDraftError(error.message, { cause: error });
+        throw error;
+      }
     }
+    const item = encodeKey(key) + ':' + json;
+    if (afterSeq) suffix += ',' + item;
+    else prefix += (first ? '' : ',') + item;
+    first = false;
   }
-  if (!placed) prefix += '"seq":';
   suffix += '}';
 
   const columns: AuditColumns = { time, kind: d.kind };

@@ -15,13 +15,16 @@
 // Without an external checkpoint (`expectHead`), records removed from the END of the chain
 // cannot be detected: what is left is a valid, shorter chain. Compare the returned head with one
 // kept elsewhere (the signed checkpoints of the ledger).
+import { availableParallelism } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
+import { Worker } from 'node:worker_threads';
 import type { AuditRow, ChainHead, Store } from '../store/store.js';
 import { GENESIS_HEAD } from '../store/store.js';
 import { recordHash } from './chain.js';
 import { AUDIT_FORMAT_VERSION } from './record.js';
 import { canonicalJson } from './canonical.js';
 import { parseJsonlLine } from './export.js';
+import type { RangeJob, RangeReply } from './verify-worker.js';
 
 export type AuditProblemKind =
   | 'malformed'
@@ -61,9 +64,14 @@ export interface VerifyOptions {
   signal?: AbortSignal;
   /** Called after each page with the number of records checked so far. */
   onProgress?: (count: number) => void;
+  /**
+   * Worker threads for an embedded store (default: one per CPU, at most 8, and only from
+   * 100,000 records). 0 or 1: walk in this thread.
+   */
+  workers?: number;
 }
 
-export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize'> {
+export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'workers'> {
   /**
    * For filtered or partial exports: gaps in seq are allowed and links are checked only
    * between consecutive records; each record's own hash and columns are still checked.
@@ -99,8 +107,23 @@ export class ChainChecker {
   private linked = true;
 
   constructor(
-    private readonly options: { partial?: boolean; expectHead?: ChainHead } = {},
-  ) {}
+    private readonly options: {
+      partial?: boolean;
+      expectHead?: ChainHead;
+      /** Start mid-chain: `head` is the record before the first one this checker sees. */
+      from?: ChainHead;
+    } = {},
+  ) {
+    if (options.from) {
+      this.head = { ...options.from };
+      this.expected = options.from.seq + 1;
+    }
+  }
+
+  /** The seq the next record must have. */
+  get next(): number {
+    return this.expected;
+  }
 
   /**
    * Checks the next record. `body` may be given already parsed (JSONL); otherwise the stored
@@ -119,17 +142,7 @@ export class ChainChecker {
           message: `record ${seq} appears again or out of order after record ${this.head.seq}`,
         };
       }
-      if (!this.options.partial) {
-        const last = seq - 1;
-        return {
-          seq: this.expected,
-          kind: 'deleted',
-          message:
-            last === this.expected
-              ? `record ${this.expected} is missing (the next stored record is ${seq})`
-              : `records ${this.expected} to ${last} are missing (the next stored record is ${seq})`,
-        };
-      }
+      if (!this.options.partial) return this.gap(seq, true);
       this.linked = false;
     }
 
@@ -228,6 +241,28 @@ export class ChainChecker {
     return undefined;
   }
 
+  /**
+   * For a checker of the range up to `last`: records missing at the end of the range.
+   * `nextSeq` is the first stored seq after the range, so the message matches a full walk's.
+   */
+  finishRange(last: number, nextSeq: number | undefined): AuditProblem | undefined {
+    if (this.expected > last) return undefined;
+    return this.gap(nextSeq ?? last + 1, nextSeq !== undefined);
+  }
+
+  private gap(seq: number, known: boolean): AuditProblem {
+    const lastMissing = seq - 1;
+    const next = known ? ` (the next stored record is ${seq})` : '';
+    return {
+      seq: this.expected,
+      kind: 'deleted',
+      message:
+        lastMissing === this.expected
+          ? `record ${this.expected} is missing${next}`
+          : `records ${this.expected} to ${lastMissing} are missing${next}`,
+    };
+  }
+
   result(problem?: AuditProblem): VerifyResult {
     return problem
       ? { ok: false, count: this.count, head: this.head, problem }
@@ -235,11 +270,25 @@ export class ChainChecker {
   }
 }
 
-/** Walks the whole chain in the store. */
+/**
+ * Walks the whole chain in the store. On an embedded store with a large chain, ranges of it are
+ * checked in parallel worker threads (`workers`), with exactly the result a sequential walk
+ * gives: the first problem of the lowest range is the first problem of the chain.
+ */
 export async function verifyAudit(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const pageSize = Math.min(100_000, Math.max(1, Math.floor(options.pageSize ?? 2000)));
-  const checker = new ChainChecker({ ...(options.expectHead ? { expectHead: options.expectHead } : {}) });
-  let after = 0;
+  let from: ChainHead = { ...GENESIS_HEAD };
+  let done = 0;
+  const parallel = await verifyInParallel(store, options, pageSize);
+  if (parallel) {
+    if (!parallel.ok) return parallel;
+    from = parallel.head;
+    done = parallel.count;
+  }
+  // Sequentially: the whole chain, or what was appended after the parallel walk's snapshot.
+  const checker = new ChainChecker({ ...(options.expectHead ? { expectHead: options.expectHead } : {}), from });
+  checker.count = done;
+  let after = from.seq;
   for (;;) {
     options.signal?.throwIfAborted();
     const page = await store.readAudit({ afterSeq: after, limit: pageSize });
@@ -252,6 +301,85 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
     after = page[page.length - 1]!.seq;
   }
   return checker.result(checker.finish());
+}
+
+/** Below this many records a sequential walk is as quick as starting workers. */
+const PARALLEL_MIN_RECORDS = 100_000;
+
+/**
+ * Checks records 1..head (as of now) in worker threads, one contiguous range each, each with
+ * its own read connection. Returns undefined when that does not apply (not a file-backed
+ * SQLite store, small chain, one CPU) or the workers cannot run, and the caller walks
+ * sequentially instead: parallelism is only ever an optimisation.
+ */
+async function verifyInParallel(store: Store, options: VerifyOptions, pageSize: number): Promise<VerifyResult | undefined> {
+  const path = (store as { path?: unknown }).path;
+  if (store.kind !== 'sqlite' || typeof path !== 'string' || path === ':memory:') return undefined;
+  const wanted = options.workers ?? Math.min(8, availableParallelism());
+  if (wanted < 2) return undefined;
+  const head = await store.auditHead();
+  if (options.workers === undefined && head.seq < PARALLEL_MIN_RECORDS) return undefined;
+  const n = Math.min(wanted, Math.max(1, Math.floor(head.seq / 2)));
+  if (n < 2) return undefined;
+
+  const size = Math.ceil(head.seq / n);
+  const jobs: RangeJob[] = [];
+  for (let first = 1; first <= head.seq; first += size) {
+    jobs.push({
+      path,
+      first,
+      last: Math.min(head.seq, first + size - 1),
+      pageSize,
+      ...(options.expectHead ? { expectHead: options.expectHead } : {}),
+    });
+  }
+  const workers: Worker[] = [];
+  const abort = () => {
+    for (const w of workers) void w.terminate();
+  };
+  options.signal?.addEventListener('abort', abort, { once: true });
+  try {
+    const results = await Promise.all(jobs.map((job) => runWorker(job, workers)));
+    options.signal?.throwIfAborted();
+    if (results.some((r) => r === undefined)) return undefined;
+    let count = 0;
+    for (const r of results as VerifyResult[]) {
+      count += r.count;
+      if (!r.ok) return { ...r, count };
+    }
+    options.onProgress?.(count);
+    return { ok: true, count, head: (results[results.length - 1] as VerifyResult).head };
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
+    abort();
+  }
+}
+
+function runWorker(job: RangeJob, workers: Worker[]): Promise<VerifyResult | undefined> {
+  return new Promise((resolve) => {
+    let worker: Worker;
+    try {
+      worker = FROM_SOURCE
+        ? new Worker(workerBootstrap(), { eval: true, workerData: job })
+        : new Worker(WORKER_URL, { workerData: job });
+    } catch {
+      resolve(undefined);
+      return;
+    }
+    workers.push(worker);
+    worker.once('message', (reply: RangeReply) => resolve('result' in reply ? reply.result : undefined));
+    worker.once('error', () => resolve(undefined));
+    worker.once('exit', () => resolve(undefined)); // no-op if a message came first
+  });
+}
+
+// Sources run through tsx. Node 20 does not apply `--import tsx` to a worker's own entry
+// module, so from source the worker starts with a tiny script that registers tsx first.
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(`./verify-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
+function workerBootstrap(): string {
+  const api = import.meta.resolve('tsx/esm/api');
+  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
 }
 
 /**

@@ -177,7 +177,12 @@ async function runCommand(command: string, o: RunOptions): Promise<ExecutionResu
 
   // bash is gone; stop anything it left behind in its group, then collect the last output.
   await stopGroup();
-  const drained = await Promise.race([streamsClosed.then(() => true), delay(STREAM_DRAIN_MS).then(() => false)]);
+  let drainTimer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([
+    streamsClosed.then(() => true),
+    new Promise<boolean>((resolve) => (drainTimer = setTimeout(() => resolve(false), STREAM_DRAIN_MS))),
+  ]);
+  clearTimeout(drainTimer);
   if (!drained) {
     child.stdout.destroy();
     child.stderr.destroy();

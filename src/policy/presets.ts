@@ -9,7 +9,7 @@
 //   whole_table         any other statement that rewrites a whole table
 //   dynamic_sql         SQL built at run time (EXECUTE in DO blocks, and the like)
 //   file_access         server-side file access from SQL (COPY ... FROM/TO 'file', pg_read_file)
-//   program_access      server-side programs from SQL (COPY ... PROGRAM)
+//   program_exec        server-side programs from SQL (COPY ... PROGRAM)
 //   data_modifying_cte  a WITH clause holding INSERT/UPDATE/DELETE
 import type { Effect } from '../gate/types.js';
 
@@ -31,7 +31,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 const READ_LIKE = '["read", "transaction", "session"]';
 
 // Flags that let a statement reach beyond the rows it names, whatever its class.
-const SIDE_EFFECT_FLAGS = '["dynamic_sql", "file_access", "program_access"]';
+const SIDE_EFFECT_FLAGS = '["dynamic_sql", "file_access", "program_exec"]';
 
 const WHOLE_TABLE = '(intent.flags.exists(f, f in ["no_where", "truncate", "whole_table"]) || "TRUNCATE" in intent.kinds)';
 

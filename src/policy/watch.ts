@@ -5,7 +5,9 @@
 // Watching: the file's directory is watched rather than the file, because editors often
 // save by writing a temporary file and renaming it over the original, which leaves a
 // watcher on the old inode deaf. A slow stat poll backs this up on filesystems where
-// fs.watch misses events (network mounts, some containers). Events are debounced so a
+// fs.watch misses events (network mounts, some containers) and for files reached through a
+// symlink that is swapped (Kubernetes ConfigMaps): stat follows the link, so a new inode
+// shows up there even though no event names the file. Events are debounced so a
 // save that truncates and then writes is loaded once, after the write.
 //
 // A reload that fails keeps the last good policy and reports the error; nothing here
@@ -13,7 +15,7 @@
 import { watch, watchFile, unwatchFile, type FSWatcher, type Stats } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import type { Action, Decision, PolicyDecider } from '../gate/types.js';
-import type { CompiledPolicy } from './compile.js';
+import { POLICY_ERROR_RULE, type CompiledPolicy } from './compile.js';
 
 export interface PolicyHolderOptions<T extends PolicyDecider = CompiledPolicy> {
   /** Files whose changes trigger a reload, typically the config file. */
@@ -69,8 +71,18 @@ export class PolicyHolder<T extends PolicyDecider = CompiledPolicy> implements P
     return this.#version;
   }
 
+  /** The current policy's decision; a policy that throws (none of ours does) means deny. */
   decide(action: Action): Decision {
-    return this.#current.decide(action);
+    try {
+      return this.#current.decide(action);
+    } catch (e) {
+      return {
+        effect: 'deny',
+        rule: POLICY_ERROR_RULE,
+        reason: `the policy could not evaluate this command, so it is denied (fail-closed): ${e instanceof Error ? e.message : String(e)}`,
+        matched: [],
+      };
+    }
   }
 
   /** Starts following the files (start() calls it). Idempotent. */

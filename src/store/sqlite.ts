@@ -2,7 +2,7 @@
 // Everything runs on the calling thread, so a method's SQL can never interleave with another
 // call's inside this process; other processes on the same file are kept out by SQLite's locks
 // (BEGIN IMMEDIATE takes the write lock up front, busy_timeout waits for it).
-import { closeSync, mkdirSync, openSync, chmodSync, existsSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type LibsqlDatabase from 'libsql';
@@ -84,6 +84,14 @@ export class SqliteStore implements Store {
       }
       db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.exec('PRAGMA foreign_keys = ON');
+      // The audit indexes (session, action...) take inserts all over their b-trees; a larger
+      // page cache and rarer checkpoints (each page copied back once per ~40 MB of log rather
+      // than per 4 MB) roughly double append throughput. The log is cut back after a checkpoint.
+      db.exec('PRAGMA cache_size = -32768');
+      if (!memory) {
+        db.exec('PRAGMA wal_autocheckpoint = 10000');
+        db.exec('PRAGMA journal_size_limit = 67108864');
+      }
       // Stops a crafted file from smuggling behaviour in through triggers or views on load.
       db.exec('PRAGMA trusted_schema = OFF');
     } catch (error) {
@@ -98,14 +106,18 @@ export class SqliteStore implements Store {
     const db = this.open();
     const migrations = loadMigrations('sqlite');
     const known = latestVersion('sqlite');
-    db.exec(
-      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
-    );
+    try {
+      db.exec(
+        'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL)',
+      );
+    } catch (error) {
+      throw wrap(error, 'migrate');
+    }
     // One transaction per migration; BEGIN IMMEDIATE makes a second process starting at the
     // same time wait, then see the version the first one reached.
     for (;;) {
-      db.exec('BEGIN IMMEDIATE');
       try {
+        db.exec('BEGIN IMMEDIATE');
         const current = this.versionIn(db);
         if (current > known) throw schemaTooNew(current, known);
         const next = migrations[current];
@@ -136,7 +148,13 @@ export class SqliteStore implements Store {
 
   /** The schema version in the file (0 before the first migration). */
   async schemaVersion(): Promise<number> {
-    return this.versionIn(this.open());
+    const db = this.open();
+    try {
+      const t = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").raw().get();
+      return t ? this.versionIn(db) : 0;
+    } catch (error) {
+      throw wrap(error, 'schemaVersion');
+    }
   }
 
   async close(): Promise<void> {
@@ -353,15 +371,40 @@ export class SqliteStore implements Store {
   }
 }
 
-/** Creates the directory (0700) and an empty database file (0600) when they do not exist. */
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * Creates the directory (0700) and an empty database file (0600) when they do not exist, and
+ * refuses an existing file that is not a SQLite database: SQLite would silently turn a file
+ * shorter than its header into a new database, destroying whatever it held.
+ */
 function prepareFile(path: string): void {
   const dir = dirname(path);
+  let fd: number | undefined;
   try {
     const created = mkdirSync(dir, { recursive: true, mode: 0o700 });
-    if (created !== undefined) chmodSync(dir, 0o700); // umask may have widened it
-    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    if (created !== undefined) {
+      // umask may have widened the mode; tighten every directory we created.
+      for (let d = dir; d.length >= created.length; d = dirname(d)) {
+        chmodSync(d, 0o700);
+        if (d === created) break;
+      }
+    }
+    if (!existsSync(path)) {
+      closeSync(openSync(path, 'a', 0o600));
+      return;
+    }
+    fd = openSync(path, 'r');
+    const head = Buffer.alloc(SQLITE_HEADER.length);
+    const n = readSync(fd, head, 0, head.length, 0);
+    if (n > 0 && !(n === head.length && head.equals(SQLITE_HEADER))) {
+      throw new StoreError('invalid', `${path} exists and is not a SQLite database; refusing to overwrite it`);
+    }
   } catch (error) {
+    if (error instanceof StoreError) throw error;
     throw new StoreError('unavailable', `cannot create the SQLite store at ${path}: ${msg(error)}`, { cause: error });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

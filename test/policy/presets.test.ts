@@ -48,7 +48,7 @@ const CASES: Case[] = [
   { what: 'CALL', intent: sql('execute', 'CALL', { functions: ['do_things'] }), readOnly: ['deny', 'deny-execute'], guarded: ['deny', 'deny-execute'] },
   {
     what: 'COPY TO PROGRAM',
-    intent: sql('execute', 'COPY', { tables: ['t'], flags: ['program_access'] }),
+    intent: sql('execute', 'COPY', { tables: ['t'], flags: ['program_exec'] }),
     readOnly: ['deny', 'deny-execute'],
     guarded: ['deny', 'deny-execute'],
   },

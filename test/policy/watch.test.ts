@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -134,6 +134,21 @@ void describe('PolicyHolder', () => {
     h.watch();
     writeFileSync(file, policyText('deny'));
     await waitFor(() => h.decide(action()).effect === 'deny', 'the polled change');
+  });
+
+  void it('follows a symlink that is swapped to a new target (Kubernetes ConfigMap style)', async () => {
+    for (const v of ['v1', 'v2']) {
+      mkdirSync(join(dir, v));
+      writeFileSync(join(dir, v, 'policy.json'), policyText(v === 'v1' ? 'allow' : 'deny'));
+    }
+    const link = join(dir, 'linked.json');
+    symlinkSync(join(dir, 'v1', 'policy.json'), link);
+    file = link;
+    const h = await start({ pollIntervalMs: 50 });
+    assert.equal(h.decide(action()).effect, 'allow');
+    symlinkSync(join(dir, 'v2', 'policy.json'), `${link}.new`);
+    renameSync(`${link}.new`, link);
+    await waitFor(() => h.decide(action()).effect === 'deny', 'the swapped link');
   });
 
   void it('reload() reports success, never rejects, and folds concurrent calls', async () => {

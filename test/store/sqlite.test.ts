@@ -2,7 +2,6 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { statSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { AuditLedger } from '../../src/audit/ledger.js';
 import { verifyAudit } from '../../src/audit/verify.js';
@@ -10,13 +9,11 @@ import { openStore } from '../../src/store/open.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { StoreError } from '../../src/store/errors.js';
 import { tempDir } from '../helpers.js';
+import { openRawSqlite } from './raw-sqlite.js';
 import { storeContract, type ContractDb } from './store-contract.js';
 
-const require = createRequire(import.meta.url);
-const Libsql = require('libsql') as typeof import('libsql');
-
 function rawSql(file: string, text: string): unknown[] {
-  const db = new Libsql(file);
+  const db = openRawSqlite(file);
   try {
     if (/^\s*select/i.test(text)) return db.prepare(text).raw().all();
     db.exec(text);
