@@ -98,9 +98,8 @@ const BY_TYPE: Record<string, IntentClass> = {
   CreateFdwStmt: 'admin', AlterFdwStmt: 'admin', CreatePublicationStmt: 'admin', AlterPublicationStmt: 'admin',
   CreateSubscriptionStmt: 'admin', AlterSubscriptionStmt: 'admin', DropSubscriptionStmt: 'admin',
   CreateEventTrigStmt: 'admin', AlterEventTrigStmt: 'admin',
-  // Data changes without a WHERE of their own. NOTIFY is a write: other sessions (including
-  // Sluice's own nodes) act on what it delivers.
-  RefreshMatViewStmt: 'write', NotifyStmt: 'write',
+  // NOTIFY is a write: other sessions (including Sluice's own nodes) act on what it delivers.
+  NotifyStmt: 'write',
   ListenStmt: 'session', UnlistenStmt: 'session', ClosePortalStmt: 'session',
   VariableShowStmt: 'read', FetchStmt: 'read', DeclareCursorStmt: 'read',
   TransactionStmt: 'transaction', ConstraintsSetStmt: 'transaction',
@@ -359,7 +358,7 @@ class Walker {
         // The body runs later, when called; what it contains still shows what it may do.
         return this.fields(b, READ_ENV);
       case 'TruncateStmt':
-        this.part.raise('write').flag('no_where');
+        this.part.raise('write').flag('no_where', 'truncate');
         if (b.behavior === 'DROP_CASCADE') this.part.flag('cascade');
         return this.fields(b, WRITE_ENV);
       case 'LockStmt':
@@ -387,6 +386,9 @@ class Walker {
         if (n !== undefined) this.part.fn(n.join('.').toLowerCase());
         return this.fields(fc, env, SKIP_FUNCNAME);
       }
+      case 'RefreshMatViewStmt':
+        this.part.raise('write').flag('whole_table');
+        return this.fields(b, WRITE_ENV);
       case 'LoadStmt':
         // Loads a shared library into the server process.
         this.part.raise('admin').flag('file_access');
@@ -507,9 +509,9 @@ class Walker {
         if (e.error !== undefined) this.part.unknown(e.error);
         effect = { class: e.class, flags: [...e.flags, 'side_effect_function'] };
       }
-    } else if (builtin && base === 'ts_rewrite' && args.length === 2) {
-      // The two-argument form runs the query given as text.
-      effect = { class: 'execute', flags: ['dynamic_sql', 'side_effect_function'] };
+    } else if (builtin && base === 'ts_rewrite') {
+      // The two-argument form runs the query given as text; the three-argument form is pure.
+      effect = args.length === 3 ? { class: 'read', flags: [] } : { class: 'execute', flags: ['dynamic_sql', 'side_effect_function'] };
     } else {
       effect = DANGEROUS_FUNCTIONS.get(base) ?? dangerousByPrefix(base);
     }

@@ -8,7 +8,6 @@ import {
   hasOption,
   hostOf,
   isDevice,
-  isSink,
   optionSet,
   optionValues,
   pathText,
@@ -205,6 +204,7 @@ function stdinCode(call: Call): void {
 function shell(call: Call): void {
   const part = call.part;
   let code = false;
+  let fromStdin = false;
   let i = 0;
   const args = call.args;
   for (; i < args.length; i++) {
@@ -225,6 +225,7 @@ function shell(call: Call): void {
     }
     // Clustered single-letter options; -o/-O take the next word.
     if (v.slice(1).includes('c')) code = true;
+    if (v.startsWith('-') && v.slice(1).includes('s')) fromStdin = true;
     if (/[oO]/.test(v.slice(1))) i++;
   }
   const operand = args[i];
@@ -238,7 +239,7 @@ function shell(call: Call): void {
     call.code(operand, { flags: ['wrapper'] });
     return;
   }
-  if (operand !== undefined) {
+  if (operand !== undefined && !fromStdin) {
     // Runs a script file: its contents are not visible here.
     part.raise('execute').flag('script').path(pathText(operand), 'read');
     return;
@@ -550,6 +551,22 @@ function ssh(call: Call): void {
   call.code(joined, { flags: ['remote', 'wrapper'], floor: 'network', hosts: [host] });
 }
 
+/** rsync -e COMMAND: the transport rsync runs (normally ssh, whose options still matter). */
+function transport(call: Call, value: Word): void {
+  if (value.value === null) {
+    call.part.unknown('rsync transport is not a constant').flag('dynamic_command');
+    return;
+  }
+  const words = value.value.split(/\s+/).filter((x) => x !== '').map(staticWord);
+  const program = (words[0]?.value ?? '').replace(/^\/(usr\/)?bin\//, '');
+  if (program === 'ssh' || program === 'rsh') {
+    sshOptions(call, scanArgs(words.slice(1), SSH_VALUES));
+  } else if (words.length > 0) {
+    call.part.raise('execute').flag('program_exec');
+    call.run(words, { separate: true, flags: ['wrapper'] });
+  }
+}
+
 function remoteHost(text: string | null): string | undefined {
   if (text === null) return undefined;
   if (/^[a-z]+:\/\//i.test(text)) return hostOf(text);
@@ -590,11 +607,7 @@ function rsync(call: Call): void {
   const s = strictArgs(call, optionSet('-e --rsh --rsync-path -f --filter --exclude --include --exclude-from --include-from --files-from -T --temp-dir --log-file --partial-dir --backup-dir --suffix --chmod --chown --usermap --groupmap --password-file --port --address --bwlimit --timeout --contimeout -B --block-size --max-size --min-size --compare-dest --copy-dest --link-dest --write-batch --only-write-batch --read-batch --out-format --log-file-format --info --debug --sockopts --outbuf --iconv --checksum-choice --compress-choice --compress-level'));
   for (const o of s.options) {
     const v = o.value;
-    if ((o.name === '-e' || o.name === '--rsh') && v !== undefined) {
-      // rsync splits -e itself and runs it as the transport (normally ssh).
-      const words = (v.value ?? '').split(/\s+/).filter((x) => x !== '').map(staticWord);
-      if (words.length > 0) call.run(v.value === null ? [v] : [...words, staticWord('__rsync_remote_host__')], { separate: true });
-    }
+    if ((o.name === '-e' || o.name === '--rsh') && v !== undefined) transport(call, v);
     if (o.name === '--rsync-path' && v !== undefined) call.code(v, { separate: true, flags: ['remote', 'wrapper'], floor: 'network' });
     if ((o.name === '--log-file' || o.name === '--write-batch' || o.name === '--only-write-batch') && v !== undefined) writePath(call, v);
     if ((o.name === '--files-from' || o.name === '--exclude-from' || o.name === '--include-from' || o.name === '--password-file') && v !== undefined) {
@@ -725,7 +738,8 @@ function netcat(call: Call): void {
       call.run([o.value], { separate: true });
     }
     if ((o.name === '-c' || o.name === '--sh-exec') && o.value !== undefined) {
-      part.flag('program_exec');
+      // The command talks to the network peer: a remote shell whatever it is.
+      part.raise('execute').flag('program_exec');
       call.code(o.value, { separate: true, flags: ['wrapper'] });
     }
     if (o.name === '--lua-exec') part.raise('execute').flag('program_exec');
@@ -845,16 +859,20 @@ function git(call: Call): void {
   let label = GIT[`${sub} ${second}`] !== undefined ? `${sub} ${second}` : sub;
   const ops = s.operands.slice(1);
   switch (sub) {
-    case 'branch':
-    case 'tag': {
-      const listing = hasOption(s, '-l', '--list', '-a', '--all', '-r', '--remotes', '-v', '-vv', '--verbose', '--contains',
-        '--no-contains', '--merged', '--no-merged', '--show-current', '--points-at', '--sort', '--format', '--column', '-n');
+    case 'branch': {
+      // Listing unless it creates, deletes, moves, copies or configures a branch.
       const changing = hasOption(s, '-d', '-D', '--delete', '-m', '-M', '--move', '-c', '-C', '--copy', '-f', '--force',
-        '-u', '--set-upstream-to', '--unset-upstream', '--edit-description', '-s', '--sign', '-a', '--annotate', '-F', '--track');
-      if (!changing && (ops.length === 0 || (listing && !hasOption(s, '-a', '--annotate') ) || (sub === 'tag' && hasOption(s, '-l', '--list', '-v', '--verify')))) {
-        cls = 'read';
-      }
-      if (sub === 'tag' && hasOption(s, '-a') && ops.length === 0) cls = 'read';
+        '-u', '--set-upstream-to', '--unset-upstream', '--edit-description', '-t', '--track', '--no-track');
+      const listing = hasOption(s, '-l', '--list', '-a', '--all', '-r', '--remotes', '--contains', '--no-contains', '--merged',
+        '--no-merged', '--points-at', '--show-current');
+      cls = !changing && (ops.length === 0 || listing) ? 'read' : 'write';
+      break;
+    }
+    case 'tag': {
+      const changing = hasOption(s, '-d', '--delete', '-a', '--annotate', '-s', '--sign', '-u', '--local-user', '-f', '--force',
+        '-m', '--message', '-F', '--file', '-e', '--edit');
+      const listing = hasOption(s, '-l', '--list', '-v', '--verify', '--contains', '--no-contains', '--merged', '--no-merged', '--points-at');
+      cls = !changing && (ops.length === 0 || listing) ? 'read' : 'write';
       break;
     }
     case 'remote':
@@ -1030,19 +1048,43 @@ function hostname(call: Call): void {
 
 const IP_READ = new Set(['show', 'list', 'ls', 'lst', 'get', 'help', 'monitor']);
 
+/** ip takes single-dash long options that may be abbreviated (`-br` is -brief, `-b` is -batch). */
 function ip(call: Call): void {
   const part = call.part;
-  const s = strictArgs(call, optionSet('-n -netns -b -batch -rc -rcvbuf -l -loops -f -family'), true);
-  if (hasOption(s, '-b', '-batch', '-force')) {
-    part.unknown('ip batch commands are not visible');
+  const operands: Word[] = [];
+  const args = call.args;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as Word;
+    if (a.value === null || a.pattern) {
+      dynamicArgs(call);
+      return;
+    }
+    if (!a.value.startsWith('-') || operands.length > 0) {
+      operands.push(a);
+      continue;
+    }
+    const n = a.value.replace(/^--?/, '');
+    const is = (full: string, min: number): boolean => n.length >= min && full.startsWith(n);
+    if (is('brief', 2) || is('json', 1) || is('pretty', 1) || is('details', 1) || is('stats', 1) || is('statistics', 1) ||
+      is('oneline', 1) || is('color', 1) || is('resolve', 1) || is('all', 1) || is('timestamp', 1) || is('tshort', 2) ||
+      is('iec', 1) || is('human', 1) || is('Version', 1) || n === '4' || n === '6' || n === '0' || n === 'M' || n === 'B' ||
+      n.startsWith('color=')) {
+      continue;
+    }
+    if (is('netns', 1) || is('rcvbuf', 2) || is('loops', 1) || is('family', 1)) {
+      i++;
+      continue;
+    }
+    // -batch, -force and anything else: commands that are not visible here.
+    part.unknown(`ip option ${a.value} is not understood`);
     return;
   }
-  const object = word(s, 0);
-  const command = word(s, 1);
+  const object = operands[0]?.value ?? undefined;
+  const command = operands[1]?.value ?? undefined;
   if (object === 'netns' && command === 'exec') {
     // ip netns exec NAME CMD...
     part.raise('admin').flag('wrapper');
-    call.run(s.operands.slice(3), { floor: 'admin' });
+    call.run(operands.slice(3), { floor: 'admin' });
     return;
   }
   part.kind = `ip ${object ?? ''} ${command ?? ''}`.trim();
@@ -1094,7 +1136,8 @@ function unzip(call: Call): void {
 function zip(call: Call): void {
   const s = strictArgs(call, optionSet('-b -n -t -tt -P -O --output-file -TT --unzip-command -i -x -Z'));
   const part = call.part.raise('write');
-  if (hasOption(s, '-TT', '--unzip-command')) part.raise('execute').flag('program_exec');
+  // -TT is one option (the command that tests the archive), not two -T.
+  if (hasOption(s, '--unzip-command') || call.args.some((a) => (a.value ?? '').startsWith('-TT'))) part.raise('execute').flag('program_exec');
   const [archive, ...files] = s.operands;
   if (archive !== undefined) writePath(call, archive);
   for (const f of files) part.path(pathText(f), 'read');
@@ -1239,7 +1282,10 @@ const PROGRAMS: Record<string, ProgramEntry> = {
   paste: read('-d --delimiters'), join: read('-t -1 -2 -j -o -e'), comm: read('--output-delimiter'),
   column: read('-s -c -o -N -R -E -H -W -l -d --separator --output-separator --table-columns'),
   fold: read('-w --width'), fmt: read('-w -p -g --width --prefix --goal'), pr: read('-h -l -w -o -N -s -S -e -i -n -W'),
-  rev: read(), expand: read('-t --tabs'), unexpand: read('-t --tabs'), od: read('-A -t -N -j -w -S'),
+  rev: read(), tr: read('', 'none'), shuf: { class: 'read', operands: 'read', values: '-n -o -e -i --head-count --output --random-source', writes: '-o --output' },
+  objdump: read('-j -M --section --disassembler-options --start-address --stop-address'), readelf: read('-x -p -R --hex-dump --string-dump'),
+  nm: read(), size: read(), locate: read('-d -l -n --database --limit', 'none'), last: read('-n -f', 'none'), lastlog: read('-u -b -t', 'none'),
+  lastb: read('-n -f', 'none'), expand: read('-t --tabs'), unexpand: read('-t --tabs'), od: read('-A -t -N -j -w -S'),
   hexdump: read('-n -s -e -f'), strings: read('-n -t -e --bytes --radix --encoding'), file: read('-m -f -F -P --magic-file --files-from'),
   stat: read('-c --format --printf'), du: read('-d --max-depth -B --block-size -t --threshold --exclude -X --exclude-from --time-style --files0-from'),
   df: read('-B --block-size -t --type -x --exclude-type --output'), ls: read('-I --ignore -w --width -T --tabsize --block-size --format --sort --time-style --hide --indicator-style --quoting-style --time'),

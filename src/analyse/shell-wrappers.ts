@@ -174,6 +174,7 @@ export function unwrap(call: Call, w: CompiledWrapper): void {
   }
   for (const o of options) {
     if (w.code.has(o.name)) {
+      part.raise('read');
       call.code(o.value, { flags: ['wrapper'] });
       return;
     }
@@ -211,9 +212,10 @@ export function unwrap(call: Call, w: CompiledWrapper): void {
   if (shell) {
     // The words are joined with spaces and run by a shell.
     const joined = rest.every((r) => r.value !== null) ? staticWord(rest.map((r) => r.value).join(' ')) : undefined;
+    part.raise('read');
     call.code(joined, { flags: ['wrapper'] });
     return;
   }
-  if (spec.appendsInput === true && replaced === undefined) rest = [...rest, dynamicWord('<input>')];
+  if (spec.appendsInput === true && replaced === undefined) rest = [...rest, dynamicWord('(input)')];
   call.run(rest);
 }

@@ -106,6 +106,7 @@ const DRAFT_FIELDS = new Set<string>([
   'detail',
 ]);
 const COLUMN_FIELDS = ['actionId', 'session', 'principal', 'connection'] as const;
+// eslint-disable-next-line no-control-regex -- finding NUL is the point
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const KINDS = new Set<string>(AUDIT_KINDS);
 const OUTCOMES = new Set<string>(AUDIT_OUTCOMES);

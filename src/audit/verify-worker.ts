@@ -2,8 +2,8 @@
 // chain through its own read connection and reports {count, head, problem?}. See verify.ts.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SqliteStore } from '../store/sqlite.js';
-import { GENESIS_HEAD, type ChainHead } from '../store/store.js';
-import { ChainChecker, type VerifyResult } from './verify.js';
+import type { ChainHead } from '../store/store.js';
+import { ChainChecker, RECENT, type VerifyResult } from './verify.js';
 
 export interface RangeJob {
   path: string;
@@ -18,12 +18,14 @@ export type RangeReply = { result: VerifyResult } | { error: string };
 async function checkRange(job: RangeJob): Promise<VerifyResult> {
   const store = new SqliteStore({ path: job.path });
   try {
-    // The record before the range seeds the link check; whether it is itself sound (or even
-    // there) is the previous range's business.
-    const [seed] = job.first > 1 ? await store.readAudit({ beforeSeq: job.first, descending: true, limit: 1 }) : [];
-    const from: ChainHead =
-      job.first === 1 ? { ...GENESIS_HEAD } : { seq: job.first - 1, hash: seed?.seq === job.first - 1 ? seed.hash : '' };
-    const checker = new ChainChecker({ ...(job.expectHead ? { expectHead: job.expectHead } : {}), from });
+    // The records before the range seed the link check and the memory of recent records;
+    // whether they are themselves sound (or even there) is the previous range's business.
+    const before =
+      job.first > 1 ? await store.readAudit({ afterSeq: Math.max(0, job.first - 1 - RECENT), beforeSeq: job.first, limit: RECENT }) : [];
+    const checker = new ChainChecker({ ...(job.expectHead ? { expectHead: job.expectHead } : {}) });
+    for (const row of before) checker.accept(row.seq, row.hash);
+    const last = before[before.length - 1];
+    if (job.first > 1 && last?.seq !== job.first - 1) checker.accept(job.first - 1, '');
     let after = job.first - 1;
     for (;;) {
       const page = await store.readAudit({ afterSeq: after, beforeSeq: job.last + 1, limit: job.pageSize });

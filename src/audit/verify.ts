@@ -98,6 +98,9 @@ function mismatchedColumn(row: AuditRow, body: Body): keyof AuditRow | undefined
   return undefined;
 }
 
+/** How many recent records a checker remembers (see `inserted`). */
+export const RECENT = 1024;
+
 /** Checks records one by one, in order. Shared by the store and the JSONL verifiers. */
 export class ChainChecker {
   count = 0;
@@ -105,6 +108,9 @@ export class ChainChecker {
   private expected = 1;
   /** False after a gap in partial mode: the next record's link cannot be checked. */
   private linked = true;
+  /** Hashes of the last RECENT good records by seq, to tell a copied record from a displaced one. */
+  private readonly recentSeq = new Float64Array(RECENT);
+  private readonly recentHash: string[] = new Array<string>(RECENT).fill('');
 
   constructor(
     private readonly options: {
@@ -149,6 +155,13 @@ export class ChainChecker {
     if (typeof row.prevHash !== 'string' || typeof row.hash !== 'string' || typeof row.body !== 'string') {
       return { seq, kind: 'malformed', message: `record ${seq}: prevHash, hash or body is missing` };
     }
+    if (recordHash(row.prevHash, row.body) !== row.hash) {
+      return {
+        seq,
+        kind: 'edited',
+        message: `record ${seq} was changed: its hash does not match its body and prevHash`,
+      };
+    }
     let body = parsed;
     if (body === undefined) {
       try {
@@ -161,13 +174,6 @@ export class ChainChecker {
       return { seq, kind: 'malformed', message: `record ${seq}: the body is not a JSON object` };
     }
 
-    if (recordHash(row.prevHash, row.body) !== row.hash) {
-      return {
-        seq,
-        kind: 'edited',
-        message: `record ${seq} was changed: its hash does not match its body and prevHash`,
-      };
-    }
     if (body.v !== AUDIT_FORMAT_VERSION) {
       return { seq, kind: 'malformed', message: `record ${seq}: unknown body format version ${JSON.stringify(body.v)}` };
     }
@@ -177,6 +183,15 @@ export class ChainChecker {
         return { seq, kind: 'malformed', message: `record ${seq}: the body has no valid seq` };
       }
       if (bodySeq < seq) {
+        // Either this record is a copy of record bodySeq put in here (then it is the first bad
+        // one), or it is the original bodySeq pushed back by records inserted before it.
+        if (this.hashOf(bodySeq) === row.hash) {
+          return {
+            seq,
+            kind: 'inserted',
+            message: `the record stored as ${seq} is a copy of record ${bodySeq}: it was inserted and the rest renumbered`,
+          };
+        }
         return {
           seq: bodySeq,
           kind: 'inserted',
@@ -221,11 +236,25 @@ export class ChainChecker {
         message: `record ${seq} has another hash than the checkpoint: the chain up to ${seq} was rewritten`,
       };
     }
-    this.head = { seq, hash: row.hash };
-    this.expected = seq + 1;
-    this.linked = true;
+    this.accept(seq, row.hash);
     this.count += 1;
     return undefined;
+  }
+
+  /**
+   * Records a good record that precedes what this checker will see (a parallel range is
+   * seeded with the records before it, so it judges copies exactly as a full walk does).
+   */
+  accept(seq: number, hash: string): void {
+    this.head = { seq, hash };
+    this.expected = seq + 1;
+    this.linked = true;
+    this.recentSeq[seq % RECENT] = seq;
+    this.recentHash[seq % RECENT] = hash;
+  }
+
+  private hashOf(seq: number): string | undefined {
+    return this.recentSeq[seq % RECENT] === seq ? this.recentHash[seq % RECENT] : undefined;
   }
 
   /** Checks that end with the walk (the expected head was reached). */

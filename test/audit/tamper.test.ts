@@ -197,6 +197,35 @@ function tamperSuite(label: string, open: Opener): void {
         assert.match(result.problem!.message, /stored as 9 is record 8/);
       }));
 
+    /** Copies record `original` in at seq `at`, moving `at`..N one up, as a replay attack would. */
+    const insertCopy = async (raw: Raw, original: number, at: number) => {
+      await moveSeqs(
+        raw,
+        Array.from({ length: N - at + 1 }, (_, i) => [N - i, N - i + 1] as [number, number]),
+      );
+      await raw.run(
+        'INSERT INTO audit (seq, time, kind, action_id, session, principal, connection, effect, prev_hash, hash, body) ' +
+          'SELECT ?, time, kind, action_id, session, principal, connection, effect, prev_hash, hash, body FROM audit WHERE seq = ?',
+        [at, original],
+      );
+    };
+
+    void it('a copy of the previous record put in is named at the copy', () =>
+      run(async ({ store, raw }) => {
+        await insertCopy(raw, 7, 8);
+        const result = await check(store);
+        expectProblem(result, 8, 'inserted');
+        assert.match(result.problem!.message, /stored as 8 is a copy of record 7/);
+      }));
+
+    void it('a copy of an older record put in is named at the copy', () =>
+      run(async ({ store, raw }) => {
+        await insertCopy(raw, 2, 12);
+        const result = await check(store);
+        expectProblem(result, 12, 'inserted');
+        assert.match(result.problem!.message, /stored as 12 is a copy of record 2/);
+      }));
+
     void it('a forged record added at the end with a wrong hash is named as edited', () =>
       run(async ({ store, raw, head }) => {
         const body = canonicalJson({ v: 1, seq: N + 1, time: '2026-01-01T00:00:00.000Z', kind: 'system' });

@@ -153,7 +153,7 @@ describe('sluice CLI', () => {
     });
 
     const cases: [string, string][] = [
-      ['an edited record', `UPDATE audit SET body = replace(body, 'svc2', 'svcX') WHERE seq = 4`],
+      ['an edited record', `UPDATE audit SET body = replace(body, '"event":"created"', '"event":"deleted"') WHERE seq = 4`],
       ['an edited search column', `UPDATE audit SET principal = 'someone-else' WHERE seq = 4`],
       ['a deleted record', `DELETE FROM audit WHERE seq = 4`],
       ['reordered records', `UPDATE audit SET seq = 1000 WHERE seq = 4; UPDATE audit SET seq = 4 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = 1000`],

@@ -55,7 +55,7 @@ approvals: { timeout: 20s }
     dir.remove();
   });
 
-  async function post(body: unknown, key: string | undefined = agentKey, init: RequestInit = {}) {
+  async function post(body: unknown, key: string | null = agentKey, init: RequestInit = {}) {
     const response = await fetch(`${url}/v1/actions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
@@ -119,7 +119,7 @@ approvals: { timeout: 20s }
   });
 
   it('rejects requests without a usable key', async () => {
-    assert.equal((await post({ connection: 'sh', command: 'ls' }, undefined)).body.error.code, 'missing_credentials');
+    assert.equal((await post({ connection: 'sh', command: 'ls' }, null)).body.error.code, 'missing_credentials');
     assert.equal((await post({ connection: 'sh', command: 'ls' }, 'slk_AAAAAAAAAAAA_' + 'A'.repeat(43))).body.error.code, 'invalid_key');
     assert.equal((await post({ connection: 'sh', command: 'ls' }, 'not-a-key')).status, 401);
     const expiring = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [], ttlMs: 1 });

@@ -1,0 +1,56 @@
+// The analysers Sluice ships, keyed by language, and the mapping from connection kinds to
+// languages. Every analyser returned here is cached by command text.
+import type { Intent } from '../gate/types.js';
+import type { Analyser, AnalysisSession } from './analyser.js';
+import { CachingAnalyser, LruCache, type LruCacheOptions } from './cache.js';
+import { unknownIntent } from './intent.js';
+import { createPostgresAnalyser, type PostgresAnalyserOptions } from './postgres.js';
+import { createShellAnalyser, type ShellAnalyserOptions } from './shell.js';
+
+export type { Analyser, AnalysisSession } from './analyser.js';
+export { CachingAnalyser, LruCache } from './cache.js';
+export { PostgresAnalyser, createPostgresAnalyser, MAX_POSTGRES_INPUT } from './postgres.js';
+export { ShellAnalyser, createShellAnalyser, MAX_SHELL_INPUT } from './shell.js';
+
+export interface AnalysersOptions {
+  postgres?: PostgresAnalyserOptions;
+  shell?: ShellAnalyserOptions;
+  /** Bounds of the cache each analyser gets. */
+  cache?: LruCacheOptions;
+}
+
+/** Analysers by language (`postgres`, `shell`), each behind its own cache. */
+export async function createAnalysers(options: AnalysersOptions = {}): Promise<Map<string, Analyser>> {
+  const [postgres, shell] = await Promise.all([createPostgresAnalyser(options.postgres), createShellAnalyser(options.shell)]);
+  const map = new Map<string, Analyser>();
+  for (const a of [postgres, shell]) map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache)));
+  return map;
+}
+
+/** The analyser language for a connection kind, or undefined when there is none (yet). */
+const KIND_LANGUAGE: Record<string, string> = {
+  postgres: 'postgres',
+  postgresql: 'postgres',
+  shell: 'shell',
+  ssh: 'shell',
+  exec: 'shell',
+};
+
+export function languageForKind(kind: string): string | undefined {
+  return KIND_LANGUAGE[kind.toLowerCase()];
+}
+
+/** An analyser for commands nobody can analyse: everything is unknown. */
+export class UnknownAnalyser implements Analyser {
+  constructor(readonly language: string) {}
+
+  analyse(_command: string, _session?: AnalysisSession): Intent {
+    return unknownIntent(this.language, `no analyser for ${this.language}`);
+  }
+}
+
+/** The analyser for a connection kind; kinds without one get an analyser that answers unknown. */
+export function analyserForKind(analysers: ReadonlyMap<string, Analyser>, kind: string): Analyser {
+  const language = languageForKind(kind);
+  return (language === undefined ? undefined : analysers.get(language)) ?? new UnknownAnalyser(kind);
+}
