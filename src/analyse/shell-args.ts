@@ -63,6 +63,27 @@ export function optionSet(list: string): ReadonlySet<string> {
 }
 
 /**
+ * Whether an option as given names the listed one. GNU getopt_long (and curl, tar, git's
+ * subcommands) accept any unambiguous prefix of a long option, so `--compress=x` is
+ * `--compress-program=x` to sort: matching prefixes keeps such spellings from slipping past.
+ * An ambiguous prefix makes the real program fail, so matching it too is harmless.
+ */
+export function optionMatches(given: string, listed: string): boolean {
+  if (given === listed) return true;
+  return given.length > 3 && given.startsWith('--') && listed.startsWith(given);
+}
+
+/** The listed option an option as given stands for, if any (exact match first). */
+export function canonicalOption(given: string, listed: Iterable<string>): string | undefined {
+  let found: string | undefined;
+  for (const l of listed) {
+    if (l === given) return l;
+    if (found === undefined && optionMatches(given, l)) found = l;
+  }
+  return found;
+}
+
+/**
  * Split arguments into options and operands, GNU style: short options may be clustered
  * (`-rf`), a short option that takes a value takes the rest of its cluster or the next word,
  * long options take `=value` or the next word. Options after operands still count (GNU
@@ -89,7 +110,7 @@ export function scanArgs(args: readonly Word[], values: ReadonlySet<string>, sto
       const name = eq < 0 ? v : v.slice(0, eq);
       if (eq >= 0) {
         out.options.push({ name, value: { value: v.slice(eq + 1), raw: v.slice(eq + 1), pattern: a.pattern } });
-      } else if (values.has(name) && i + 1 < args.length) {
+      } else if ((values.has(name) || canonicalOption(name, values) !== undefined) && i + 1 < args.length) {
         out.options.push({ name, value: args[++i] as Word });
       } else {
         out.options.push({ name });
@@ -116,12 +137,12 @@ export function scanArgs(args: readonly Word[], values: ReadonlySet<string>, sto
 }
 
 export function hasOption(s: ScannedArgs, ...names: string[]): boolean {
-  return s.options.some((o) => names.includes(o.name));
+  return s.options.some((o) => names.some((n) => optionMatches(o.name, n)));
 }
 
 export function optionValues(s: ScannedArgs, ...names: string[]): Word[] {
   const out: Word[] = [];
-  for (const o of s.options) if (names.includes(o.name) && o.value !== undefined) out.push(o.value);
+  for (const o of s.options) if (o.value !== undefined && names.some((n) => optionMatches(o.name, n))) out.push(o.value);
   return out;
 }
 

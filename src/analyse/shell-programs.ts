@@ -5,7 +5,9 @@
 // extensible through ShellAnalyserOptions.programs.
 import type { IntentClass } from '../gate/types.js';
 import {
+  canonicalOption,
   hasOption,
+  optionMatches,
   hostOf,
   isDevice,
   optionSet,
@@ -79,18 +81,17 @@ function applySpec(call: Call, c: CompiledSpec): void {
   const s = scanArgs(call.args, c.values);
   if (s.dynamic && spec.dynamicSafe !== true) dynamicArgs(call);
   for (const o of s.options) {
-    const d = spec.danger?.[o.name];
-    if (d !== undefined) {
+    for (const [name, d] of Object.entries(spec.danger ?? {})) {
+      if (!optionMatches(o.name, name)) continue;
       part.raise(d);
       if (d === 'unknown') part.unknown(`${call.name} ${o.name} is not understood`);
     }
-    const f = spec.flags?.[o.name];
-    if (f !== undefined) part.flag(f);
-    if (o.value !== undefined && c.writes.has(o.name)) writePath(call, o.value);
-    if (o.value !== undefined && c.reads.has(o.name)) part.path(pathText(o.value), 'read');
+    for (const [name, f] of Object.entries(spec.flags ?? {})) if (optionMatches(o.name, name)) part.flag(f);
+    if (o.value !== undefined && [...c.writes].some((n) => optionMatches(o.name, n))) writePath(call, o.value);
+    if (o.value !== undefined && [...c.reads].some((n) => optionMatches(o.name, n))) part.path(pathText(o.value), 'read');
   }
   const operands = s.operands.slice(spec.skip ?? 0);
-  if (c.patternUnless.size > 0 && !s.options.some((o) => c.patternUnless.has(o.name))) operands.shift();
+  if (c.patternUnless.size > 0 && !s.options.some((o) => [...c.patternUnless].some((n) => optionMatches(o.name, n)))) operands.shift();
   if (spec.operands === 'read') for (const w of operands) part.path(pathText(w), 'read');
   if (spec.operands === 'write') for (const w of operands) writePath(call, w);
   spec.check?.(call, s);
@@ -322,12 +323,12 @@ function sed(call: Call): void {
     if (fx.execute && !sandbox) part.raise('execute').flag('program_exec');
     if (!sandbox) for (const w of fx.writes) writePath(call, staticWord(w.trim()));
   }
-  const inPlace = s.options.some((o) => o.name === '-i' || o.name === '--in-place');
+  const inPlace = hasOption(s, '-i', '--in-place');
   if (inPlace) part.raise('write').flag('in_place');
   for (const w of operands) part.path(pathText(w), inPlace ? 'write' : 'read');
 }
 
-const AWK_VALUES = optionSet('-F -v -f -i -l -E --field-separator --assign --file --include --load --exec');
+const AWK_VALUES = optionSet('-F -v -f -i -l -E -e --field-separator --assign --file --include --load --exec --source');
 
 function awk(call: Call): void {
   const part = call.part.raise('read');
@@ -335,19 +336,38 @@ function awk(call: Call): void {
   if (hasOption(s, '-f', '--file', '-E', '--exec', '-i', '--include')) part.unknown('awk program read from a file').flag('script_file');
   if (hasOption(s, '-l', '--load')) part.raise('execute').flag('program_exec');
   const operands = [...s.operands];
-  if (!hasOption(s, '-f', '--file', '-E', '--exec')) {
+  // gawk -e/--source: program text in options (any number of them).
+  const sources = optionValues(s, '-e', '--source');
+  for (const p of sources) awkProgram(call, p);
+  if (!hasOption(s, '-f', '--file', '-E', '--exec') && sources.length === 0) {
     const program = operands.shift();
     if (program === undefined) {
       part.unknown('awk without a program');
-    } else if (program.value === null) {
-      part.unknown('awk program is not a constant').flag('dynamic_args');
     } else {
-      const fx = scanAwk(program.value);
-      if (fx.execute) part.raise('execute').flag('program_exec');
-      if (fx.writes.length > 0) part.raise('write').flag('redirect_write');
+      awkProgram(call, program);
     }
   }
   for (const w of operands) if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.value ?? '')) part.path(pathText(w), 'read');
+}
+
+const TAR_LONG = [
+  '--extract', '--get', '--create', '--list', '--append', '--update', '--catenate', '--concatenate', '--delete', '--diff',
+  '--compare', '--test-label', '--file', '--directory', '--use-compress-program', '--to-command', '--checkpoint-action',
+  '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command', '--force-local', '--exclude', '--files-from',
+  '--owner', '--group', '--mode', '--transform', '--xform', '--blocking-factor', '--record-size', '--label', '--tape-length',
+  '--newer', '--after-date', '--newer-mtime', '--exclude-from', '--format', '--strip-components', '--suffix', '--checkpoint',
+  '--verbose', '--gzip', '--bzip2', '--xz', '--zstd', '--auto-compress', '--same-permissions', '--preserve-permissions',
+  '--numeric-owner', '--overwrite', '--keep-old-files', '--skip-old-files', '--absolute-names', '--one-file-system',
+];
+
+function awkProgram(call: Call, program: Word): void {
+  if (program.value === null) {
+    call.part.unknown('awk program is not a constant').flag('dynamic_args');
+    return;
+  }
+  const fx = scanAwk(program.value);
+  if (fx.execute) call.part.raise('execute').flag('program_exec');
+  if (fx.writes.length > 0) call.part.raise('write').flag('redirect_write');
 }
 
 function tar(call: Call): void {
@@ -382,7 +402,8 @@ function tar(call: Call): void {
     const v = args[i]?.value ?? '';
     if (v.startsWith('--')) {
       const eq = v.indexOf('=');
-      const name = eq < 0 ? v : v.slice(0, eq);
+      const given = eq < 0 ? v : v.slice(0, eq);
+      const name = canonicalOption(given, TAR_LONG) ?? given;
       const value = eq >= 0 ? staticWord(v.slice(eq + 1)) : longValue.has(name) ? args[++i] : undefined;
       if (/^--(extract|get)$/.test(name)) modes.add('x');
       else if (/^--(create)$/.test(name)) modes.add('c');
@@ -643,13 +664,15 @@ const CURL_VALUES = optionSet(`-o --output -T --upload-file -d --data --data-bin
   -Q --quote --mail-from --mail-rcpt --variable --expand-url --expand-data --cert-type --key-type --pass --ciphers
   --proto --proto-redir --max-redirs --dns-servers --doh-url --local-port --netrc-file -t --telnet-option --hostpubmd5`);
 
+const CURL_LONG = [...CURL_VALUES].filter((n) => n.startsWith('--')).concat(['--remote-name', '--remote-name-all', '--remote-header-name']);
+
 function curl(call: Call): void {
   const part = call.part.raise('network');
   const s = strictArgs(call, CURL_VALUES);
   const urls: Word[] = [...s.operands, ...optionValues(s, '--url')];
   for (const o of s.options) {
     const v = o.value;
-    switch (o.name) {
+    switch (o.name.startsWith('--') ? (canonicalOption(o.name, CURL_LONG) ?? o.name) : o.name) {
       case '-o': case '--output': case '-c': case '--cookie-jar': case '-D': case '--dump-header': case '--trace':
       case '--trace-ascii': case '--stderr': case '--libcurl':
         if (v !== undefined) writePath(call, v);
@@ -694,13 +717,15 @@ const WGET_VALUES = optionSet(`-O --output-document -o --output-file -a --append
   --method --limit-rate --load-cookies --save-cookies --ca-certificate --certificate --private-key -B --base
   --default-page --referer`);
 
+const WGET_LONG = [...WGET_VALUES].filter((n) => n.startsWith('--'));
+
 function wget(call: Call): void {
   const part = call.part.raise('network');
   const s = strictArgs(call, WGET_VALUES);
   let output = false;
   for (const o of s.options) {
     const v = o.value;
-    switch (o.name) {
+    switch (o.name.startsWith('--') ? (canonicalOption(o.name, WGET_LONG) ?? o.name) : o.name) {
       case '-O': case '--output-document':
         output = true;
         if (v !== undefined) writePath(call, v);
@@ -816,7 +841,7 @@ const GIT = table({
   execute: `filter-branch, filter-repo, bisect run, submodule foreach, difftool, mergetool, instaweb, daemon,
     http-backend, shell, upload-pack, receive-pack, config, credential, credential-store, credential-cache, gui, gitk`,
 });
-const GIT_SUB_VALUES = optionSet('-m -F -C -c -b -B -n --format --pretty -o --output -S -G --author --since --until --grep -U --unified -L --depth --shallow-since --template -O --open-files-in-pager -e -f -t -X --strategy --exec -x --onto');
+const GIT_SUB_VALUES = optionSet('-m -F -C -c -b -B -n --format --pretty -o --output -S -G --author --since --until --grep -U --unified -L --depth --shallow-since --template -O --open-files-in-pager -e -f -t -X --strategy --exec -x --onto --config --upload-pack --receive-pack -u --origin --branch --reference --separate-git-dir --message --file');
 
 function git(call: Call): void {
   const part = call.part;
@@ -907,14 +932,14 @@ function git(call: Call): void {
     return;
   }
   part.raise(cls);
+  const is = (o: { name: string }, ...names: string[]): boolean => names.some((n) => optionMatches(o.name, n));
   for (const o of s.options) {
-    if (o.name === '-O' || o.name === '--open-files-in-pager' || o.name === '--ext-diff' || o.name === '--textconv' ||
-      o.name === '--exec' || o.name === '-x' && sub === 'rebase' || o.name === '--upload-pack' || o.name === '--receive-pack' ||
-      o.name === '-u' && (sub === 'clone' || sub === 'fetch' || sub === 'pull' || sub === 'ls-remote')) {
+    if (is(o, '-O', '--open-files-in-pager', '--ext-diff', '--textconv', '--exec', '--upload-pack', '--receive-pack') ||
+      (o.name === '-x' && sub === 'rebase') || (o.name === '-u' && ['clone', 'fetch', 'pull', 'ls-remote', 'archive'].includes(sub))) {
       part.raise('execute').flag('program_exec');
     }
-    if ((o.name === '--output' || o.name === '-o' && sub !== 'commit') && o.value !== undefined && sub !== 'clone') writePath(call, o.value);
-    if (sub === 'clone' && (o.name === '-c' || o.name === '--config') && !GIT_SAFE_CONFIG.test((o.value?.value ?? '').split('=')[0] ?? '')) {
+    if ((is(o, '--output') || (o.name === '-o' && sub !== 'commit' && sub !== 'clone')) && o.value !== undefined) writePath(call, o.value);
+    if ((o.name === '-c' || is(o, '--config')) && sub === 'clone' && !GIT_SAFE_CONFIG.test((o.value?.value ?? '').split('=')[0] ?? '')) {
       part.raise('execute').flag('git_config');
     }
   }

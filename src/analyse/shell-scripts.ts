@@ -212,7 +212,9 @@ export function scanAwk(program: string): ScriptEffects {
     code += c;
     if (!/\s/.test(c) || c === '\n') prev = c;
   }
-  if (/\bsystem\s*\(/.test(code) || /\|&?/.test(code.replace(/\|\|/g, '')) || /@load\b/.test(code) || /\bextension\s*\(/.test(code)) {
+  // gawk's indirect calls (`f = "system"; @f("id")`) can reach system() by name.
+  if (/\bsystem\s*\(/.test(code) || /\|&?/.test(code.replace(/\|\|/g, '')) || /@load\b/.test(code) || /\bextension\s*\(/.test(code) ||
+    /@[A-Za-z_][A-Za-z0-9_]*\s*\(/.test(code)) {
     fx.execute = true;
   }
   // Inside print/printf, `>` and `>>` redirect output to a file (unless parenthesised, which

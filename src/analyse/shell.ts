@@ -55,6 +55,8 @@ const WORDISH = new Set(['word', 'string', 'raw_string', 'ansi_c_string', 'trans
   'heredoc_end', 'heredoc_content', 'heredoc_body', 'array', 'file_redirect', 'heredoc_redirect', 'herestring_redirect']);
 
 const SUSPICIOUS = /\$\(|`/;
+/** A backtick or $( not preceded by an escaping backslash. */
+const UNPARSED_SUBSTITUTION = /(^|[^\\])(\\\\)*(`|\$\()/;
 
 class TooDeep extends Error {}
 
@@ -191,7 +193,8 @@ class Walk {
       case 'expansion':
         // ${x@P} expands the value as a prompt, which runs command substitutions in it.
         if (/@P\s*\}$/.test(node.text)) this.newPart('expansion').unknown('prompt expansion ${...@P} can run commands').flag('dynamic_command');
-        if (/^\$\{[^}]*:[^-=?+]/.test(node.text)) this.arithmetic = true;
+        // Substring offsets, subscripts and ${!name} evaluate text as arithmetic or as a name.
+        if (/^\$\{[^}]*:[^-=?+]/.test(node.text) || node.text.startsWith('${!')) this.arithmetic = true;
         this.visitChildren(node, PLAIN);
         break;
       case 'comment':
@@ -203,6 +206,11 @@ class Walk {
         } else if (WORDISH.has(type)) {
           if ((type === 'raw_string' || type === 'string_content' || type === 'ansi_c_string' || type === 'word') && SUSPICIOUS.test(node.text)) {
             this.suspicious = true;
+          }
+          // tree-sitter-bash leaves `...` inside ${...} (and any substitution it fails to
+          // recognise) as plain text, but bash runs it.
+          if ((type === 'word' || type === 'regex' || type === 'extglob_pattern') && UNPARSED_SUBSTITUTION.test(node.text)) {
+            this.newPart('substitution').unknown('command substitution that the parser did not recognise').flag('dynamic_command');
           }
           this.visitChildren(node, PLAIN);
         } else if (node.isNamed) {

@@ -1,4 +1,5 @@
 // The `sluice` command line.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerAnalyse } from './analyse.js';
 import { registerAudit } from './audit.js';
@@ -13,6 +14,7 @@ import { registerUp } from './up.js';
 export function buildProgram(): Command {
   const program = new Command('sluice')
     .description('A gateway that makes AI agents safe to let near real infrastructure.')
+    .version(packageVersion(), '-V, --version')
     .option('-c, --config <file>', 'config file (default: $SLUICE_CONFIG or ./sluice.yaml)')
     .showHelpAfterError()
     .exitOverride();
@@ -43,4 +45,9 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`sluice: ${message}\n`);
     process.exitCode = exitCode;
   }
+}
+
+function packageVersion(): string {
+  const text = readFileSync(new URL('../../package.json', import.meta.url), 'utf8');
+  return (JSON.parse(text) as { version: string }).version;
 }

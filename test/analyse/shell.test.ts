@@ -669,6 +669,36 @@ const unknowns: Case[] = [
   ['timeout 5', 'unknown'],
 ];
 
+// GNU programs accept any unambiguous prefix of a long option.
+const abbreviations: Case[] = [
+  ['sort --compress=./evil big', 'execute'],
+  ['sort --out /etc/passwd data', 'write', { paths: ['w:/etc/passwd'] }],
+  ['sort --outp=/etc/passwd data', 'write', { paths: ['w:/etc/passwd'] }],
+  ['sed --in s/a/b/ f', 'write', { flags: ['in_place'] }],
+  ['sed --expr="s/a/b/e" f', 'execute'],
+  ['tar cf x.tar --use-comp=./evil dir', 'execute'],
+  ['tar xf x.tar --to-com=./evil', 'execute'],
+  ['tar --ext -f a.tar', 'write'],
+  ['tar --li -f a.tar', 'read'],
+  ['curl --outp /etc/x https://a.example', 'network', { paths: ['w:/etc/x'] }],
+  ['curl --conf cfg https://a.example', 'unknown'],
+  ['wget --output-doc=/etc/x https://a.example', 'network', { paths: ['w:/etc/x'] }],
+  ['git log --ext', 'execute'],
+  ['git grep --open-files vim x', 'execute'],
+  ['git rebase --exe "make" main', 'execute'],
+  ['git clone --upload="sh -c id" repo', 'execute'],
+  ['rg --pre=./evil x', 'execute'],
+  ['journalctl --vacuum-s=1M', 'admin'],
+  [`gawk -e 'BEGIN{}' -e 'BEGIN{system("id")}'`, 'execute'],
+  [`gawk --source='BEGIN{system("id")}'`, 'execute'],
+  [`gawk 'BEGIN { f = "system"; @f("id") }'`, 'execute'],
+  ['echo ${x:-`rm y`}', 'unknown', { error: /did not recognise/ }],
+  ['echo "${y:=`id`}"', 'unknown'],
+  ['echo ${x#`id`}', 'unknown'],
+  ['echo ${x:-\\`date\\`}', 'read'],
+  ["x='a[$(id)]'; echo ${!x}", 'unknown'],
+];
+
 const privilegedAndAdmin: Case[] = [
   ['chmod 777 /etc/shadow', 'privilege', { paths: ['w:/etc/shadow'] }],
   ['chmod -R u+s /bin', 'privilege'],
@@ -776,6 +806,7 @@ describe('shell analyser', () => {
     ['eval, sh -c and wrappers', wrapped],
     ['quoting tricks and paths', quoting],
     ['dynamic and unknown commands', unknowns],
+    ['abbreviated options and unparsed substitutions', abbreviations],
     ['privilege and admin', privilegedAndAdmin],
     ['environment injection', env],
   ];

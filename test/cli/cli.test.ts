@@ -1,13 +1,15 @@
 // The `sluice` command as a user runs it: a child process, its output and exit code.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'libsql';
 import { tempDir } from '../helpers.js';
 
 const BIN = resolve('bin/sluice.mjs');
+const execFileAsync = promisify(execFile);
 
 function sluice(args: string[], options: { cwd: string; input?: string; env?: NodeJS.ProcessEnv }) {
   const result = spawnSync(process.execPath, [BIN, ...args], {
@@ -18,6 +20,10 @@ function sluice(args: string[], options: { cwd: string; input?: string; env?: No
     timeout: 60_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function sluiceAsync(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  return execFileAsync(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' } });
 }
 
 describe('sluice CLI', () => {
@@ -115,6 +121,15 @@ describe('sluice CLI', () => {
       assert.equal(decision.effect, 'deny', 'the preset deny overrides the review');
     });
 
+    it('denies a 10 MB command as unknown without crashing', () => {
+      const huge = JSON.stringify({ kind: 'postgres', command: `SELECT '${'x'.repeat(10 * 1024 * 1024)}'` });
+      const result = sluice(['policy', 'test', '--preset', 'read-only', '--jsonl'], { cwd, input: `${huge}\n` });
+      assert.equal(result.code, 0, result.stderr);
+      const decision = JSON.parse(result.stdout) as { effect: string; intent: { class: string } };
+      assert.equal(decision.effect, 'deny');
+      assert.equal(decision.intent.class, 'unknown');
+    });
+
     it('names an unknown preset', () => {
       const result = sluice(['policy', 'test', '--preset', 'yolo', '--kind', 'shell', '--', 'ls'], { cwd });
       assert.equal(result.code, 2);
@@ -168,8 +183,9 @@ describe('sluice CLI', () => {
     }
   });
 
-  it('prints help and rejects unknown commands', () => {
+  it('prints help and version, and rejects unknown commands', () => {
     assert.match(sluice(['--help'], { cwd }).stdout, /policy/);
+    assert.match(sluice(['--version'], { cwd }).stdout, /^\d+\.\d+\.\d+/);
     assert.equal(sluice(['frobnicate'], { cwd }).code, 2);
   });
 });
@@ -217,6 +233,29 @@ describe('sluice demo', () => {
       assert.equal(shell.status, 200);
       assert.match(shell.body.result.stdout, /demo shell/);
       assert.equal((await ask('demo-shell', 'rm README.txt')).status, 403);
+
+      // A targeted write is held; a human approves it with the CLI from another process.
+      const held = ask('demo-db', "UPDATE orders SET status = 'refunded' WHERE id = 7");
+      const config = ['--config', facts.config_file];
+      let reviewId: string | undefined;
+      for (let i = 0; i < 60 && !reviewId; i++) {
+        // Asynchronously, so this process keeps serving the held request meanwhile.
+        const listed = await sluiceAsync([...config, 'reviews', 'list', '--json'], dir.path);
+        reviewId = listed.stdout.trim() ? (JSON.parse(listed.stdout.trim().split('\n')[0]!) as { id: string }).id : undefined;
+      }
+      assert.ok(reviewId, 'the held command is listed');
+      const shown = JSON.parse(sluice([...config, 'reviews', 'show', reviewId], { cwd: dir.path }).stdout) as Record<string, any>;
+      assert.equal(shown.command, "UPDATE orders SET status = 'refunded' WHERE id = 7");
+      assert.equal(shown.principal, 'agent:demo-agent');
+      assert.equal(shown.on_behalf_of, 'demo-user');
+      const approved = sluice([...config, 'reviews', 'approve', reviewId, '--by', 'human:demo-user'], { cwd: dir.path });
+      assert.equal(approved.code, 0, approved.stderr);
+      const done = await held;
+      assert.equal(done.status, 200, JSON.stringify(done.body));
+      assert.equal(done.body.result.rowCount, 1);
+      assert.equal(done.body.review.by, 'human:demo-user');
+      const verify = sluice([...config, 'audit', 'verify'], { cwd: dir.path });
+      assert.equal(verify.code, 0, verify.stdout);
     } finally {
       child.kill('SIGINT');
     }
