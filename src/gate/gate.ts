@@ -64,6 +64,25 @@ export interface GateOutcome {
   durationMs?: number;
 }
 
+/** The result of `Gate.admit`: whether the door may run the command, and how to mask it. */
+export interface Admission {
+  action: Action;
+  decision: Decision;
+  status: 'allowed' | 'denied' | 'rejected' | 'expired' | 'cancelled';
+  review?: ReviewOutcome;
+  /** Set when allowed. */
+  connection?: GateConnection;
+  masking: { kind: 'none' } | { kind: 'profile'; profile: CompiledMaskingProfile } | { kind: 'missing'; name: string };
+}
+
+/** What a door reports to `Gate.complete` after running an admitted command. */
+export interface CompletedCommand {
+  /** A summary is enough: ok, rowCount, error, exitCode... Rows are not recorded. */
+  result: ExecutionResult;
+  durationMs: number;
+  masked?: MaskReport;
+}
+
 export class GateError extends Error {
   constructor(
     readonly code: 'audit_unavailable' | 'unknown_connection',
@@ -132,11 +151,13 @@ export class Gate {
   }
 
   /**
-   * Runs a request through the whole pipeline. Rejects with GateError('audit_unavailable')
-   * when a record cannot be stored: then the command has not run, or (outcome record) its
-   * result is withheld.
+   * The first half of the pipeline, for doors that run commands themselves (a wire-protocol
+   * door forwards the statement on its own upstream session): analyse, decide, record the
+   * decision, and hold for review when the policy says so. Only an admission with status
+   * `allowed` may run, and the door must then call `complete` with what happened.
+   * Rejects with GateError('audit_unavailable') when the decision cannot be recorded.
    */
-  async run(request: ActionRequest, options: RunOptions = {}): Promise<GateOutcome> {
+  async admit(request: ActionRequest, options: RunOptions = {}): Promise<Admission> {
     const { action, connection } = this.buildAction(request);
     const decision: Decision = connection
       ? this.decide(action)
@@ -149,7 +170,10 @@ export class Gate {
     this.deps.observer?.decided(action, decision);
     await this.record(decisionDraft(action, decision));
 
-    if (decision.effect === 'deny' || !connection) return this.finish(action, decision, 'denied', 0);
+    if (decision.effect === 'deny' || !connection) {
+      this.deps.observer?.completed(action, 'denied', 0);
+      return { action, decision, status: 'denied', masking: { kind: 'none' } };
+    }
 
     let review: ReviewOutcome | undefined;
     if (decision.effect === 'review') {
@@ -159,8 +183,35 @@ export class Gate {
       });
       if (review.status !== 'approved') {
         await this.record(outcomeDraft(action, decision, review.status, { review }));
-        return this.finish(action, decision, review.status, 0, review);
+        this.deps.observer?.completed(action, review.status, 0);
+        return { action, decision, status: review.status, review, masking: { kind: 'none' } };
       }
+    }
+    return { action, decision, status: 'allowed', connection, masking: this.masking(decision, connection), ...(review ? { review } : {}) };
+  }
+
+  /**
+   * The second half: records the outcome of an admitted command. Rejects with
+   * GateError('audit_unavailable') when it cannot be stored; the door must then withhold
+   * the result.
+   */
+  async complete(admission: Admission, outcome: CompletedCommand): Promise<void> {
+    if (admission.status !== 'allowed') throw new Error('complete() is only for allowed admissions');
+    const { action, decision, review } = admission;
+    await this.record(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
+    this.deps.observer?.completed(action, 'executed', outcome.durationMs);
+  }
+
+  /**
+   * Runs a request through the whole pipeline with the connection's connector. Rejects with
+   * GateError('audit_unavailable') when a record cannot be stored: then the command has not
+   * run, or (outcome record) its result is withheld.
+   */
+  async run(request: ActionRequest, options: RunOptions = {}): Promise<GateOutcome> {
+    const admission = await this.admit(request, options);
+    const { action, decision, review, connection } = admission;
+    if (admission.status !== 'allowed' || !connection) {
+      return { action, decision, status: admission.status === 'allowed' ? 'denied' : admission.status, ...(review ? { review } : {}) };
     }
 
     const started = performance.now();
@@ -176,40 +227,33 @@ export class Gate {
     }
     const durationMs = performance.now() - started;
 
-    // `none` is the reserved name for "show values as they are".
-    const profileName = decision.mask ?? connection.mask;
-    const profile = profileName && profileName !== NO_MASKING ? this.deps.maskingProfiles.get(profileName) : undefined;
     let masked: MaskReport | undefined;
-    if (profileName && profileName !== NO_MASKING && !profile) {
+    if (admission.masking.kind === 'missing') {
       // A named profile that does not exist must not leak data: withhold rows.
-      result = { ...result, rows: [], error: { code: 'masking_error', message: `masking profile "${profileName}" is not defined` } };
-    } else if (profile) {
-      ({ result, report: masked } = maskResult(result, profile));
+      result = { ...result, rows: [], error: { code: 'masking_error', message: `masking profile "${admission.masking.name}" is not defined` } };
+    } else if (admission.masking.kind === 'profile') {
+      ({ result, report: masked } = maskResult(result, admission.masking.profile));
     }
 
-    await this.record(outcomeDraft(action, decision, 'executed', { review, result, durationMs, masked }));
-    return this.finish(action, decision, 'executed', durationMs, review, result, masked);
-  }
-
-  private finish(
-    action: Action,
-    decision: Decision,
-    status: GateOutcome['status'],
-    durationMs: number,
-    review?: ReviewOutcome,
-    result?: ExecutionResult,
-    masked?: MaskReport,
-  ): GateOutcome {
-    this.deps.observer?.completed(action, status, durationMs);
+    await this.complete(admission, { result, durationMs, ...(masked ? { masked } : {}) });
     return {
       action,
       decision,
-      status,
+      status: 'executed',
+      result,
+      durationMs,
       ...(review ? { review } : {}),
-      ...(result ? { result } : {}),
       ...(masked ? { masked } : {}),
-      ...(status === 'executed' ? { durationMs } : {}),
     };
+  }
+
+  /** The masking that applies to an allowed command's results. */
+  private masking(decision: Decision, connection: GateConnection): Admission['masking'] {
+    // `none` is the reserved name for "show values as they are".
+    const name = decision.mask ?? connection.mask;
+    if (!name || name === NO_MASKING) return { kind: 'none' };
+    const profile = this.deps.maskingProfiles.get(name);
+    return profile ? { kind: 'profile', profile } : { kind: 'missing', name };
   }
 
   private async record(draft: AuditDraft): Promise<void> {

@@ -667,6 +667,17 @@ const unknowns: Case[] = [
   ['bash -c "if"', 'unknown', { error: /syntax/ }],
   ['sudo', 'privilege'],
   ['timeout 5', 'unknown'],
+  ["env --split='rm -rf /'", 'write', { programs: ['rm'] }],
+  ["env --split-str='rm x'", 'write', { programs: ['rm'] }],
+  ['env --frobnicate rm x', 'unknown', { error: /not understood/ }],
+  ['sudo --frobnicate x rm', 'unknown'],
+  ['timeout --sig KILL 5 rm x', 'write'],
+  ['timeout -Z 5 rm x', 'unknown'],
+  ['nice -n5 rm x', 'write'],
+  ['xargs -i{} rm {}', 'write', { programs: ['rm'] }],
+  ['watch -d ls', 'read', { programs: ['ls'] }],
+  ['watch --differences ls', 'read'],
+  ['nsenter -m/proc/1/ns/mnt ls', 'admin', { programs: ['ls'] }],
 ];
 
 // GNU programs accept any unambiguous prefix of a long option.

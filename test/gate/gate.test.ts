@@ -242,4 +242,19 @@ describe('gate', () => {
     assert.match(outcome.review?.note ?? '', /does not match/);
     assert.equal((await directSql(`SELECT 1 FROM ${table} WHERE id = 1`)).rowCount, 1);
   });
+  it('lets a door run an admitted command itself and record what happened', async () => {
+    const { gate } = makeGate();
+    const admission = await gate.admit({ principal: agent, session: 's7', connection: 'db', door: 'wire', command: `SELECT email FROM ${table}` });
+    assert.equal(admission.status, 'allowed');
+    assert.equal(admission.masking.kind, 'profile');
+    await gate.complete(admission, { result: { ok: true, rowCount: 2 }, durationMs: 1.5, masked: { columns: ['email'], values: 2 } });
+    const records = await recordsFor(admission.action.id);
+    assert.deepEqual(records.map((r) => r.kind), ['decision', 'outcome']);
+    assert.equal(records[1]!.rows, 2);
+    assert.equal(records[1]!.door, 'wire');
+
+    const denied = await gate.admit({ principal: agent, session: 's7', connection: 'db', door: 'wire', command: `DROP TABLE ${table}` });
+    assert.equal(denied.status, 'denied');
+    await assert.rejects(gate.complete(denied, { result: { ok: true }, durationMs: 0 }), /only for allowed/);
+  });
 });
