@@ -36,6 +36,27 @@ function words(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '');
 }
 
+/**
+ * Pure functions of widely used extensions (uuid-ossp, pgcrypto, pg_trgm, fuzzystrmatch,
+ * unaccent, hstore, citext). Extensions install into any schema, so these match unqualified
+ * calls and calls qualified with `public` or `extensions`. Caveat: where the extension is not
+ * installed, someone allowed to create functions in a schema on the search path could define
+ * one of these names; that needs CREATE on such a schema, which policy should not hand out.
+ */
+const EXTENSION_SAFE = `
+uuid_generate_v1 uuid_generate_v1mc uuid_generate_v3 uuid_generate_v4 uuid_generate_v5 uuid_nil uuid_ns_dns
+uuid_ns_url uuid_ns_oid uuid_ns_x500 digest hmac crypt gen_salt gen_random_bytes encrypt decrypt encrypt_iv
+decrypt_iv pgp_sym_encrypt pgp_sym_decrypt pgp_sym_encrypt_bytea pgp_sym_decrypt_bytea pgp_pub_encrypt
+pgp_pub_decrypt pgp_pub_encrypt_bytea pgp_pub_decrypt_bytea pgp_key_id armor dearmor pgp_armor_headers
+similarity word_similarity strict_word_similarity show_trgm show_limit levenshtein levenshtein_less_equal soundex
+difference metaphone dmetaphone dmetaphone_alt daitch_mokotoff unaccent hstore akeys avals skeys svals each exist
+exists_any exists_all defined hstore_to_json hstore_to_jsonb hstore_to_array hstore_to_matrix slice
+citext regexp_match
+`;
+
+export const EXTENSION_SAFE_FUNCTIONS: ReadonlySet<string> = new Set(words(EXTENSION_SAFE));
+export const EXTENSION_SCHEMAS: ReadonlySet<string> = new Set(['public', 'extensions']);
+
 /** Functions whose calls are reads, by exact (already case-folded) name in pg_catalog. */
 export const SAFE_FUNCTIONS: ReadonlySet<string> = new Set([
   ...words(CATALOG_SAFE_FUNCTIONS),
@@ -68,7 +89,7 @@ add(
 );
 // Run SQL given as text, or read tables that the statement itself never names.
 add(
-  `query_to_xml query_to_xmlschema query_to_xml_and_xmlschema cursor_to_xml cursor_to_xmlschema
+  `crosstab crosstab2 crosstab3 crosstab4 connectby pg_background_launch pgrowlocks query_to_xml query_to_xmlschema query_to_xml_and_xmlschema cursor_to_xml cursor_to_xmlschema
    table_to_xml table_to_xmlschema table_to_xml_and_xmlschema schema_to_xml schema_to_xmlschema
    schema_to_xml_and_xmlschema database_to_xml database_to_xmlschema database_to_xml_and_xmlschema ts_stat`,
   runsSql,

@@ -10,6 +10,8 @@ import { PartBuilder, combineParts, unknownIntent } from './intent.js';
 import {
   BUILTIN_OPERATORS,
   DANGEROUS_FUNCTIONS,
+  EXTENSION_SAFE_FUNCTIONS,
+  EXTENSION_SCHEMAS,
   SAFE_FUNCTIONS,
   TABLESAMPLE_METHODS,
   dangerousByPrefix,
@@ -27,6 +29,21 @@ export const MAX_POSTGRES_DEPTH = 1_500;
 export interface PostgresAnalyserOptions {
   maxInputLength?: number;
   maxDepth?: number;
+  /**
+   * More functions known to be free of side effects, such as those of the target's
+   * extensions: `digest` matches unqualified calls, `public.digest` calls written so.
+   */
+  safeFunctions?: readonly string[];
+  /** More functions with a known effect, by name in any schema (`my_audit_log`: write). */
+  functionEffects?: Readonly<Record<string, FunctionEffect>>;
+}
+
+/** What the walker needs besides the tree. */
+interface Config {
+  maxDepth: number;
+  /** Extra safe functions: unqualified names and `schema.name` names. */
+  safe: ReadonlySet<string>;
+  effects: ReadonlyMap<string, FunctionEffect>;
 }
 
 /** The result of an analysis plus what a cache needs to know about it. */
@@ -229,7 +246,8 @@ function kindOf(type: string, b: Json): string {
 function explainAnalyze(b: Json): boolean {
   for (const o of arr(b.options)) {
     const d = obj(obj(o)?.DefElem);
-    if (d === undefined || str(d.defname)?.toLowerCase() !== 'analyze') continue;
+    const name = str(d?.defname)?.toLowerCase();
+    if (d === undefined || (name !== 'analyze' && name !== 'analyse')) continue;
     if (d.arg === undefined) return true;
     const a = obj(d.arg);
     const v = str(obj(a?.String)?.sval) ?? (obj(a?.Boolean) !== undefined ? String(obj(a?.Boolean)?.boolval === true) : undefined)
@@ -246,12 +264,16 @@ class Walker {
   sessionBound = false;
   private depth = 0;
 
+  private readonly maxDepth: number;
+
   constructor(
-    private readonly maxDepth: number,
+    private readonly config: Config,
     private readonly session: AnalysisSession | undefined,
     kind: string,
+    maxDepth = config.maxDepth,
   ) {
     this.part = new PartBuilder(kind);
+    this.maxDepth = maxDepth;
   }
 
   /** Visit any JSON value from the parse tree. */
@@ -513,11 +535,13 @@ class Walker {
       // The two-argument form runs the query given as text; the three-argument form is pure.
       effect = args.length === 3 ? { class: 'read', flags: [] } : { class: 'execute', flags: ['dynamic_sql', 'side_effect_function'] };
     } else {
-      effect = DANGEROUS_FUNCTIONS.get(base) ?? dangerousByPrefix(base);
+      effect = this.config.effects.get(base) ?? DANGEROUS_FUNCTIONS.get(base) ?? dangerousByPrefix(base);
     }
+    const known = (builtin && SAFE_FUNCTIONS.has(base)) || this.config.safe.has(n.length === 1 ? base : display) ||
+      (EXTENSION_SAFE_FUNCTIONS.has(base) && (n.length === 1 || (n.length === 2 && EXTENSION_SCHEMAS.has(schema ?? ''))));
     if (effect !== undefined) {
       this.part.raise(effect.class).flag(...effect.flags);
-    } else if (!builtin || !SAFE_FUNCTIONS.has(base)) {
+    } else if (!known) {
       this.part.unknown(`function ${display} is not known to be free of side effects`).flag('unknown_function');
     }
     this.fields(b, env, SKIP_FUNCNAME);
@@ -634,8 +658,7 @@ class Walker {
   }
 
   private sub(kind: string): Walker {
-    const w = new Walker(this.maxDepth - this.depth, this.session, kind);
-    return w;
+    return new Walker(this.config, this.session, kind, this.maxDepth - this.depth);
   }
 }
 
@@ -674,12 +697,16 @@ function kindOfNode(node: unknown): string {
 export class PostgresAnalyser implements Analyser {
   readonly language = LANGUAGE;
   private readonly maxInput: number;
-  private readonly maxDepth: number;
+  private readonly config: Config;
 
   /** Use createPostgresAnalyser(): the WASM parser must be loaded first. */
   constructor(options: PostgresAnalyserOptions = {}) {
     this.maxInput = options.maxInputLength ?? MAX_POSTGRES_INPUT;
-    this.maxDepth = options.maxDepth ?? MAX_POSTGRES_DEPTH;
+    this.config = {
+      maxDepth: options.maxDepth ?? MAX_POSTGRES_DEPTH,
+      safe: new Set(options.safeFunctions ?? []),
+      effects: new Map(Object.entries(options.functionEffects ?? {})),
+    };
   }
 
   analyse(command: string, session?: AnalysisSession): Intent {
@@ -712,7 +739,7 @@ export class PostgresAnalyser implements Analyser {
         parts.push(new PartBuilder('UNKNOWN').unknown('statement missing from the parse tree').build());
         continue;
       }
-      const w = new Walker(this.maxDepth, session, kindOf(type, obj(stmt[type]) ?? {}));
+      const w = new Walker(this.config, session, kindOf(type, obj(stmt[type]) ?? {}));
       w.visit(stmt, READ_ENV);
       if (w.sessionBound) cacheable = false;
       parts.push(w.part.build());

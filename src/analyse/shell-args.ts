@@ -193,3 +193,38 @@ export function hostOf(text: string): string | undefined {
   if (t === '' || /[\s"'`$;|&<>]/.test(t)) return undefined;
   return t.toLowerCase();
 }
+
+/** What a program table entry does with a command: raise its part's class, add flags, paths. */
+export type ProgramHandler = (call: Call) => void;
+
+/** Mark the part unknown: an argument only known at run time may be an option. */
+export function dynamicArgs(call: Call): void {
+  call.part.unknown(`an argument of ${call.name} is only known at run time and may be an option that changes what it does`).flag('dynamic_args');
+}
+
+/** The operands and options of a call, marking the part unknown if any might be an unseen option. */
+export function strictArgs(call: Call, values: string | ReadonlySet<string>, stopAtOperand = false): ScannedArgs {
+  const s = scanArgs(call.args, typeof values === 'string' ? optionSet(values) : values, stopAtOperand);
+  if (s.dynamic) dynamicArgs(call);
+  return s;
+}
+
+/** The value of the i-th operand, if it is a constant. */
+export function operandAt(s: ScannedArgs, i: number): string | undefined {
+  return s.operands[i]?.value ?? undefined;
+}
+
+/** A table from class to comma-separated names, turned into name → class. */
+export function classTable(classes: Partial<Record<IntentClass, string>>): Record<string, IntentClass> {
+  const out: Record<string, IntentClass> = {};
+  for (const [cls, list] of Object.entries(classes)) {
+    for (const name of list.split(/\s*,\s*|\n/).map((x) => x.trim()).filter((x) => x !== '')) out[name] = cls as IntentClass;
+  }
+  return out;
+}
+
+/** A program reading code from standard input: note where it comes from. */
+export function stdinCode(call: Call): void {
+  if (call.stdin !== undefined) call.part.flag('heredoc');
+  else if (call.stdinPiped) call.part.flag('pipe_to_interpreter');
+}

@@ -76,12 +76,17 @@ function piece(node: Node): Piece {
     case 'concatenation': {
       let value: string | null = '';
       let mask = '';
+      let at = node.startIndex;
       for (const c of node.children) {
         if (c === null) continue;
+        // Text the parser left out of every child would be lost from the value.
+        if (c.startIndex !== at) value = null;
+        at = c.endIndex;
         const p = piece(c);
         value = value === null || p.value === null ? null : value + p.value;
         mask += p.mask;
       }
+      if (at !== node.endIndex) value = null;
       return { value, mask };
     }
     case 'brace_expression':
@@ -113,18 +118,43 @@ function unquotedWord(text: string): { value: string; mask: string } {
   return { value, mask };
 }
 
-/** Inside "...", backslash quotes only $ ` " \ and newline. */
+/**
+ * Inside "...", backslash quotes only $ ` " \ and newline. The value is taken from the source
+ * between the quotes, not from the string_content children: tree-sitter-bash leaves newlines
+ * out of them.
+ */
 function doubleQuoted(node: Node): Piece {
-  let value: string | null = '';
   for (const c of node.namedChildren) {
-    if (c === null) continue;
-    if (c.type === 'string_content') {
-      if (value !== null) value += unescapeDouble(c.text);
+    if (c !== null && c.type !== 'string_content') return { value: null, mask: '_' };
+  }
+  const t = node.text;
+  if (t.length < 2 || !t.startsWith('"') || !t.endsWith('"')) return { value: null, mask: '_' };
+  return { value: unescapeDouble(t.slice(1, -1)), mask: '_' };
+}
+
+/**
+ * Rewrite the body of an unquoted heredoc as a double-quoted string with the same meaning
+ * (in a heredoc a backslash quotes only $ ` \ and newline, and " is an ordinary character).
+ */
+export function heredocAsDoubleQuoted(body: string): string {
+  let out = '"';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    const n = body[i + 1];
+    if (c === '\\') {
+      if (n !== undefined && '$`\\\n'.includes(n)) {
+        out += c + n;
+        i++;
+      } else {
+        out += '\\\\';
+      }
+    } else if (c === '"') {
+      out += '\\"';
     } else {
-      value = null;
+      out += c;
     }
   }
-  return { value, mask: '_' };
+  return `${out}"`;
 }
 
 function unescapeDouble(text: string): string {

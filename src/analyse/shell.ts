@@ -14,7 +14,7 @@ import { PartBuilder, combineParts, unknownIntent } from './intent.js';
 import { isDevice, isSink, pathText, type Call, type CodeOptions, type RunOptions } from './shell-args.js';
 import { compilePrograms, type CompiledPrograms, type ProgramEntry } from './shell-programs.js';
 import { compileWrappers, isDangerousEnv, unwrap, type WrapperSpec } from './shell-wrappers.js';
-import { evaluateWord, joinContinuations, type Word } from './shell-words.js';
+import { evaluateWord, heredocAsDoubleQuoted, joinContinuations, type Word } from './shell-words.js';
 
 const LANGUAGE = 'shell';
 
@@ -55,6 +55,12 @@ const WORDISH = new Set(['word', 'string', 'raw_string', 'ansi_c_string', 'trans
   'heredoc_end', 'heredoc_content', 'heredoc_body', 'array', 'file_redirect', 'heredoc_redirect', 'herestring_redirect']);
 
 const SUSPICIOUS = /\$\(|`/;
+/**
+ * Characters that tree-sitter-bash takes for blanks but bash takes for word characters
+ * (carriage return, vertical tab, form feed, and a backslash before a tab): in `echo a\r#; rm x`
+ * the parser sees a comment where bash runs rm.
+ */
+const SPLITS_DIFFERENTLY = /[\r\v\f]|\\\t/;
 /** A backtick or $( not preceded by an escaping backslash. */
 const UNPARSED_SUBSTITUTION = /(^|[^\\])(\\\\)*(`|\$\()/;
 
@@ -82,31 +88,47 @@ function riskier(a: IntentClass | undefined, b: IntentClass | undefined): Intent
   return classRank(a) >= classRank(b) ? a : b;
 }
 
+/**
+ * What the arithmetic-injection check needs, shared by the input and every piece of code
+ * found inside it (`x='a[$(id)]' bash -c 'echo $((x))'` splits the two halves).
+ */
+interface Taint {
+  /** Some text is evaluated as arithmetic or as a variable name. */
+  arithmetic: boolean;
+  /** Some literal contains $( or a backtick. */
+  suspicious: boolean;
+}
+
 /** Walks one piece of shell code (the input, or a string found inside it). */
 class Walk {
   private readonly items: Array<PartBuilder | PartIntent> = [];
   private readonly functions = new Map<string, number>();
-  private arithmetic = false;
-  private suspicious = false;
   private depth = 0;
+  /** The text being walked, for checks that need whole lines. */
+  private source = '';
 
   constructor(
     private readonly analyser: ShellAnalyser,
     private readonly nesting: number,
     private readonly frame: Frame,
+    private readonly taint: Taint = { arithmetic: false, suspicious: false },
   ) {}
+
 
   /** Parse and walk `text`; returns its parts, or undefined on a syntax error. */
   run(text: string): PartIntent[] | undefined {
-    const tree = this.analyser.parse(text);
-    if (tree === null) return undefined;
+    if (SPLITS_DIFFERENTLY.test(text)) return undefined;
+    const parsed = this.analyser.parse(text);
+    if (parsed === null) return undefined;
+    const { tree, source } = parsed;
+    this.source = source;
     try {
       if (tree.rootNode.hasError) return undefined;
       this.visit(tree.rootNode, PLAIN);
     } finally {
       tree.delete();
     }
-    if (this.arithmetic && this.suspicious) {
+    if (this.nesting === 0 && this.taint.arithmetic && this.taint.suspicious) {
       // `x='a[$(id)]'; echo $((x))` runs id: arithmetic evaluates array subscripts found in
       // variable values, so a literal holding $( or ` plus any arithmetic is not safe to pass.
       this.newPart('arithmetic').unknown('arithmetic evaluation of text that contains a command substitution').flag('dynamic_command');
@@ -125,7 +147,7 @@ class Walk {
 
   private word(node: Node): Word {
     const w = evaluateWord(node);
-    if (w.value !== null && SUSPICIOUS.test(w.value)) this.suspicious = true;
+    if (w.value !== null && SUSPICIOUS.test(w.value)) this.taint.suspicious = true;
     return w;
   }
 
@@ -167,12 +189,12 @@ class Walk {
         break;
       case 'unset_command':
         this.newPart('unset').raise('read');
-        this.arithmetic = true;
+        this.taint.arithmetic = true;
         this.visitChildren(node, PLAIN);
         break;
       case 'test_command':
         this.newPart('test').raise('read');
-        if (/\s-(eq|ne|lt|le|gt|ge|v)\s/.test(node.text)) this.arithmetic = true;
+        if (/\s-(eq|ne|lt|le|gt|ge|v)\s/.test(node.text)) this.taint.arithmetic = true;
         this.visitChildren(node, PLAIN);
         break;
       case 'function_definition': {
@@ -187,30 +209,43 @@ class Walk {
         break;
       case 'arithmetic_expansion':
       case 'subscript':
-        this.arithmetic = true;
+        this.taint.arithmetic = true;
         this.visitChildren(node, PLAIN);
         break;
       case 'expansion':
         // ${x@P} expands the value as a prompt, which runs command substitutions in it.
         if (/@P\s*\}$/.test(node.text)) this.newPart('expansion').unknown('prompt expansion ${...@P} can run commands').flag('dynamic_command');
         // Substring offsets, subscripts and ${!name} evaluate text as arithmetic or as a name.
-        if (/^\$\{[^}]*:[^-=?+]/.test(node.text) || node.text.startsWith('${!')) this.arithmetic = true;
+        if (/^\$\{[^}]*:[^-=?+]/.test(node.text) || node.text.startsWith('${!')) this.taint.arithmetic = true;
         this.visitChildren(node, PLAIN);
         break;
       case 'comment':
+      case 'heredoc_body':
+        // Heredoc bodies are analysed with their redirection (see heredocValue).
         break;
       default:
         if (CONTAINERS.has(type)) {
-          if (type === 'c_style_for_statement' || (type === 'compound_statement' && node.child(0)?.type === '((')) this.arithmetic = true;
-          this.visitChildren(node, type === 'negated_command' || type === 'subshell' || type === 'compound_statement' ? ctx : PLAIN);
+          if (type === 'c_style_for_statement' || (type === 'compound_statement' && node.child(0)?.type === '((')) this.taint.arithmetic = true;
+          // Everything inside a group or loop shares its standard input (a pipe, a heredoc).
+          this.visitChildren(node, ctx);
         } else if (WORDISH.has(type)) {
           if ((type === 'raw_string' || type === 'string_content' || type === 'ansi_c_string' || type === 'word') && SUSPICIOUS.test(node.text)) {
-            this.suspicious = true;
+            this.taint.suspicious = true;
           }
           // tree-sitter-bash leaves `...` inside ${...} (and any substitution it fails to
           // recognise) as plain text, but bash runs it.
           if ((type === 'word' || type === 'regex' || type === 'extglob_pattern') && UNPARSED_SUBSTITUTION.test(node.text)) {
             this.newPart('substitution').unknown('command substitution that the parser did not recognise').flag('dynamic_command');
+          }
+          // The grammar joins words across "``" (an empty backtick substitution), which also
+          // swallows the boundary between two substitutions: `a` `b` becomes one word.
+          if (type === 'concatenation' && node.children.some((c) => c !== null && c.type === '``')) {
+            this.newPart('substitution').unknown('backtick substitutions the parser could not separate').flag('dynamic_command');
+          }
+          // An unquoted word never spans lines in bash; tree-sitter-bash sometimes glues the
+          // next line to a word (`ls x<newline>\rm y` as one argument), hiding a command.
+          if (type === 'word' && node.text.includes('\n')) {
+            this.newPart('word').unknown('a word spanning lines, which bash would split into commands').flag('dynamic_command');
           }
           this.visitChildren(node, PLAIN);
         } else if (node.isNamed) {
@@ -229,7 +264,7 @@ class Walk {
   private declaration(node: Node): void {
     const keyword = node.child(0)?.type ?? 'declare';
     const part = this.newPart(keyword).raise('read');
-    this.arithmetic = true;
+    this.taint.arithmetic = true;
     for (let i = 1; i < node.childCount; i++) {
       const c = node.child(i);
       if (c === null || !c.isNamed) continue;
@@ -275,17 +310,21 @@ class Walk {
       } else if (r.type === 'heredoc_redirect') {
         let body: Node | undefined;
         let start = '';
+        let end: Node | undefined;
+        let op = '<<';
         for (let i = 0; i < r.childCount; i++) {
           const c = r.child(i);
           if (c === null) continue;
           if (c.type === 'heredoc_body') body = c;
           else if (c.type === 'heredoc_start') start = c.text;
+          else if (c.type === 'heredoc_end') end = c;
+          else if (c.type === '<<-') op = '<<-';
           else if (c.type === 'file_redirect') this.fileRedirect(c, part);
         }
-        const quoted = /['"\\]/.test(start);
-        const dynamic = !quoted && body !== undefined && body.namedChildren.some((c) => c !== null && c.type !== 'heredoc_content');
+        this.checkHeredocEnd(start, end, op === '<<-', part);
         const text = body?.text ?? '';
-        stdin = { value: dynamic ? null : text, raw: text, pattern: false };
+        const quoted = /['"\\]/.test(start);
+        stdin = { value: quoted ? text : this.heredocValue(text, part), raw: text, pattern: false };
       } else if (r.type === 'herestring_redirect') {
         const target = r.namedChildren.find((c) => c !== null);
         const w = target ? this.word(target) : undefined;
@@ -293,6 +332,50 @@ class Walk {
       }
     }
     return stdin;
+  }
+
+  /**
+   * bash ends a heredoc only at a line that is exactly the delimiter (after leading tabs, for
+   * <<-). tree-sitter-bash also ends it at `EOF # text`, taking the rest for a comment where
+   * bash keeps reading (and expanding) the body.
+   */
+  private checkHeredocEnd(start: string, end: Node | undefined, stripTabs: boolean, part: PartBuilder): void {
+    const delimiter = start.replace(/["'\\]/g, '');
+    if (end === undefined) {
+      part.unknown('heredoc without an end line');
+      return;
+    }
+    const from = this.source.lastIndexOf('\n', end.startIndex - 1) + 1;
+    const to = this.source.indexOf('\n', end.startIndex);
+    let line = this.source.slice(from, to < 0 ? this.source.length : to);
+    if (stripTabs) line = line.replace(/^\t+/, '');
+    if (line !== delimiter) part.unknown('a heredoc end line that bash would not take as the end').flag('dynamic_command');
+  }
+
+  /**
+   * An unquoted heredoc body is expanded like a double-quoted string: its $(...) run. The
+   * grammar's own parse of bodies misses some (after a leading tab, for one), so the body is
+   * parsed again as the string it is equivalent to. Returns its value, or null if it has
+   * expansions.
+   */
+  private heredocValue(text: string, part: PartBuilder): string | null {
+    const parsed = this.analyser.parse(`: ${heredocAsDoubleQuoted(text)}`);
+    if (parsed === null) {
+      part.unknown('heredoc body not understood');
+      return null;
+    }
+    const { tree } = parsed;
+    try {
+      const string = tree.rootNode.hasError ? undefined : tree.rootNode.namedChild(0)?.namedChildren.find((c) => c?.type === 'string');
+      if (string === undefined || string === null) {
+        part.unknown('heredoc body not understood');
+        return null;
+      }
+      this.visit(string, PLAIN);
+      return this.word(string).value;
+    } finally {
+      tree.delete();
+    }
   }
 
   private fileRedirect(r: Node, part: PartBuilder): void {
@@ -408,7 +491,7 @@ class Walk {
       part.raise('read').flag('function_call');
       return;
     }
-    if (NAME_BUILTINS.has(prog)) this.arithmetic = true;
+    if (NAME_BUILTINS.has(prog)) this.taint.arithmetic = true;
     const call: Call = {
       name: prog,
       args: argv.slice(1),
@@ -456,7 +539,7 @@ class Walk {
       flags: [...new Set([...this.frame.flags, ...outer.flags, ...(options.flags ?? [])])],
       hosts: [...new Set([...this.frame.hosts, ...outer.hosts, ...(options.hosts ?? [])])],
     };
-    const sub = new Walk(this.analyser, this.nesting + 1, frame);
+    const sub = new Walk(this.analyser, this.nesting + 1, frame, this.taint);
     const parts = sub.run(text.value);
     if (parts === undefined) {
       const bad = new PartBuilder('?');
@@ -498,9 +581,11 @@ export class ShellAnalyser implements Analyser {
     }
   }
 
-  /** @internal Parse text (after joining line continuations). */
-  parse(text: string): Tree | null {
-    return this.parser.parse(joinContinuations(text));
+  /** @internal Parse text (after joining line continuations); `source` is what was parsed. */
+  parse(text: string): { tree: Tree; source: string } | null {
+    const source = joinContinuations(text);
+    const tree = this.parser.parse(source);
+    return tree === null ? null : { tree, source };
   }
 
   private run(command: string): Intent {
@@ -509,10 +594,13 @@ export class ShellAnalyser implements Analyser {
       return unknownIntent(LANGUAGE, `input of ${command.length} characters is over the ${this.maxInput} limit for analysis`);
     }
     if (command.includes('\u0000')) return unknownIntent(LANGUAGE, 'input contains a NUL character');
+    if (SPLITS_DIFFERENTLY.test(command)) {
+      return unknownIntent(LANGUAGE, 'input contains a carriage return, vertical tab or form feed, which bash and the parser split differently');
+    }
     const parts = new Walk(this, 0, TOP).run(command);
     if (parts === undefined) return unknownIntent(LANGUAGE, 'syntax error');
     if (parts.length === 0) return combineParts(LANGUAGE, [new PartBuilder('EMPTY', 'read').build()]);
-    return combineParts(LANGUAGE, parts, parts.length > 1 ? ['multi_command'] : []);
+    return combineParts(LANGUAGE, parts, parts.length > 1 ? ['multi_statement'] : []);
   }
 }
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import type { AnalysisSession } from '../../src/analyse/analyser.js';
-import { MAX_POSTGRES_INPUT, PostgresAnalyser, createPostgresAnalyser } from '../../src/analyse/postgres.js';
+import { MAX_POSTGRES_INPUT, createPostgresAnalyser, type PostgresAnalyser } from '../../src/analyse/postgres.js';
 import { checkAll, checkIntent, rng, type Case } from './helpers.js';
 
 const reads: Case[] = [
@@ -77,6 +77,23 @@ const reads: Case[] = [
   ['TABLE users', 'read', { onlyTables: ['r:users'] }],
   ['SELECT * FROM ONLY parent', 'read', { onlyTables: ['r:parent'] }],
   ['SELECT merge_action()', 'read'],
+  ['SELECT * FROM t1 NATURAL FULL JOIN t2 CROSS JOIN t3', 'read', { onlyTables: ['r:t1', 'r:t2', 'r:t3'] }],
+  ['SELECT $1::int + $2', 'read'],
+  ["SELECT xmlparse(document '<a/>'), xmlserialize(content '<a/>'::xml as text)", 'read'],
+  ["SELECT * FROM t WHERE to_tsvector(b) @@ to_tsquery('x')", 'read'],
+  ['SELECT GROUPING(a), count(*) FROM t GROUP BY ROLLUP (a), CUBE (b), GROUPING SETS ((c))', 'read'],
+  ['SELECT a FROM t WHERE b IS NOT DISTINCT FROM c AND d IS JSON OBJECT', 'read'],
+  ["SELECT COLLATION FOR ('a'), 'x' COLLATE \"C\" < 'y'", 'read'],
+  ["SELECT SUBSTRING('abc' SIMILAR 'a#\"b#\"c' ESCAPE '#')", 'read'],
+  ['SELECT CURRENT_ROLE, CURRENT_CATALOG, CURRENT_SCHEMA, USER, SYSTEM_USER', 'read'],
+  ["SELECT * FROM t WHERE ts AT TIME ZONE 'UTC' > now() - interval '1 day'", 'read'],
+  ["SELECT format('%I', 'x'), quote_ident('x'), md5('x'), encode('x', 'hex')", 'read'],
+  ["SELECT regexp_replace(a, 'x', 'y', 'g'), split_part(a, ',', 1), string_to_array(a, ',') FROM t", 'read'],
+  ['SELECT json_agg(t), jsonb_agg(t.*), row_to_json(t) FROM t', 'read'],
+  ['WITH t AS MATERIALIZED (SELECT 1) SELECT * FROM t', 'read', { onlyTables: [] }],
+  ["select count(*) from (select * from public.\"Users\" u where u.email ilike '%x%') s", 'read', { onlyTables: ['r:public.Users'] }],
+  ['SELECT txid_current(), pg_current_xact_id()', 'read'],
+  ["SELECT uuid_generate_v4(), public.uuid_generate_v4(), encode(digest('x', 'sha256'), 'hex'), similarity('a', 'b')", 'read'],
 ];
 
 // Harmless text that mentions dangerous things: must stay reads.
@@ -146,6 +163,11 @@ const writes: Case[] = [
   ['EXPLAIN ANALYZE VERBOSE SELECT nextval(\'s\')', 'write'],
   ['COPY (DELETE FROM t RETURNING *) TO STDOUT', 'write', { onlyTables: ['w:t'] }],
   ['DECLARE c CURSOR FOR SELECT * FROM t FOR UPDATE', 'write'],
+  ['SELECT x FROM t WHERE y IN (SELECT z FROM u FOR UPDATE)', 'write', { flags: ['row_lock'] }],
+  ['INSERT INTO t SELECT * FROM u FOR UPDATE', 'write', { onlyTables: ['w:t', 'r:u'] }],
+  ['EXPLAIN (ANALYSE) DELETE FROM t', 'write', { flags: ['explain_analyze'] }],
+  ['EXPLAIN ANALYSE DELETE FROM t', 'write', { flags: ['explain_analyze'] }],
+  ["SELECT nextval('s') FROM generate_series(1, 3)", 'write'],
 ];
 
 // Data-modifying statements disguised inside reads.
@@ -308,6 +330,12 @@ const admin: Case[] = [
   ["COPY t TO '/tmp/out.csv'", 'admin', { flags: ['file_access'], paths: ['w:/tmp/out.csv'], tables: ['r:t'] }],
   ["COPY (SELECT * FROM secrets) TO '/tmp/x'", 'admin', { tables: ['r:secrets'] }],
   ['SELECT binary_upgrade_set_next_pg_type_oid(1)', 'admin'],
+  ['SELECT U&"\\0070g_read_file"(\'x\')', 'admin', { flags: ['file_access'], functions: ['pg_read_file'] }],
+  ['SELECT "pg_read_file"(\'x\')', 'admin'],
+  ["SELECT * FROM pg_read_file('x')", 'admin'],
+  ['ANALYZE VERBOSE t', 'admin'],
+  ['REINDEX (CONCURRENTLY) INDEX i', 'admin'],
+  ["SELECT pg_stat_statements_reset()", 'admin'],
 ];
 
 const execute: Case[] = [
@@ -418,9 +446,16 @@ const unknownCalls: Case[] = [
   ['EXPLAIN SELECT evil()', 'unknown'],
   ['CREATE VIEW v AS SELECT evil()', 'unknown'],
   ["SELECT pg_catalog.set_config('role', 'x', false), evil()", 'unknown'],
+  ['SELECT * FROM t WHERE a = ANY(ARRAY(SELECT evil()))', 'unknown'],
+  ['COPY t FROM STDIN WHERE evil(x)', 'unknown'],
+  ['SELECT (evil()).*', 'unknown'],
+  ['CREATE TABLE t (id int GENERATED ALWAYS AS (evil(id)) STORED)', 'unknown'],
+  ["SELECT myschema.digest('x', 'sha256')", 'unknown', { error: /digest/ }],
+  ["SELECT * FROM crosstab('SELECT 1') AS ct(a int)", 'execute', { flags: ['dynamic_sql'] }],
+  ['MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE RETURNING evil()', 'unknown'],
+  ["SELECT set_config('role', current_user, false)", 'privilege'],
 ];
 
-// Session state: PREPARE records, EXECUTE replays, DEALLOCATE forgets.
 describe('postgres analyser', () => {
   let analyser: PostgresAnalyser;
   before(async () => {
@@ -497,6 +532,20 @@ describe('postgres analyser', () => {
     analyser.analyse('PREPARE p AS DELETE FROM t', s);
     analyser.analyse('PREPARE p AS SELECT 1', s);
     checkIntent(analyser.analyse('EXECUTE p', s), 'write');
+  });
+
+  it('takes extra function knowledge from options', async () => {
+    const custom = await createPostgresAnalyser({
+      safeFunctions: ['digest', 'ext.uuid_generate_v4'],
+      functionEffects: { audit_log: { class: 'write', flags: ['side_effect_function'] } },
+    });
+    const custom2 = await createPostgresAnalyser({ safeFunctions: ['myhash', 'ext.mypure'] });
+    checkIntent(custom2.analyse("SELECT myhash('x')"), 'read');
+    checkIntent(custom2.analyse("SELECT other.myhash('x')"), 'unknown');
+    checkIntent(custom2.analyse('SELECT ext.mypure()'), 'read');
+    checkIntent(custom2.analyse('SELECT mypure()'), 'unknown');
+    checkIntent(custom.analyse("SELECT audit_log('x')"), 'write', { flags: ['side_effect_function'] });
+    checkIntent(analyser.analyse("SELECT myhash('x')"), 'unknown');
   });
 
   it('reports which results may be cached', () => {

@@ -3,7 +3,7 @@
 // program classes, harmless look-alikes, and robustness.
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { MAX_SHELL_INPUT, ShellAnalyser, createShellAnalyser } from '../../src/analyse/shell.js';
+import { MAX_SHELL_INPUT, createShellAnalyser, type ShellAnalyser } from '../../src/analyse/shell.js';
 import { checkAll, checkIntent, rng, type Case } from './helpers.js';
 
 const reads: Case[] = [
@@ -38,7 +38,7 @@ const reads: Case[] = [
   ['df -h', 'read'],
   ['free -m', 'read'],
   ['ps aux', 'read'],
-  ['ps -ef | grep nginx', 'read', { flags: ['multi_command'] }],
+  ['ps -ef | grep nginx', 'read', { flags: ['multi_statement'] }],
   ['pgrep -f worker', 'read'],
   ['top -b -n 1', 'read'],
   ['uptime', 'read'],
@@ -105,6 +105,8 @@ const reads: Case[] = [
   ['git config --get user.email', 'read'],
   ['git config user.name', 'read'],
   ['git -C repo status', 'read'],
+  ['git -C "$REPO" log -n 3', 'read'],
+  ['git commit -m "$MSG"', 'write'],
   ['git --no-pager log', 'read'],
   ['git -c color.ui=always log', 'read'],
   ['kubectl get pods -n prod', 'read', { kinds: ['kubectl get'] }],
@@ -113,6 +115,9 @@ const reads: Case[] = [
   ['kubectl logs -f deploy/web --tail 100', 'read'],
   ['kubectl top nodes', 'read'],
   ['kubectl -n kube-system get cm', 'read'],
+  ['kubectl get secret db -o yaml', 'read', { flags: ['secrets'] }],
+  ['kubectl get secrets,configmaps', 'read', { flags: ['secrets'] }],
+  ['kubectl describe secret/db', 'read', { flags: ['secrets'] }],
   ['kubectl config get-contexts', 'read'],
   ['kubectl auth can-i delete pods', 'read'],
   ['kubectl rollout status deploy/web', 'read'],
@@ -133,8 +138,8 @@ const reads: Case[] = [
   ['history', 'read'],
   ['cd /tmp', 'read'],
   ['cd /tmp && ls', 'read'],
-  ['ls; pwd', 'read', { flags: ['multi_command'], kinds: ['ls', 'pwd'] }],
-  ['ls\npwd', 'read', { flags: ['multi_command'] }],
+  ['ls; pwd', 'read', { flags: ['multi_statement'], kinds: ['ls', 'pwd'] }],
+  ['ls\npwd', 'read', { flags: ['multi_statement'] }],
   ['ls || echo failed', 'read'],
   ['ls &', 'read'],
   ['(ls; pwd)', 'read'],
@@ -442,7 +447,7 @@ const interpreterFeeds: Case[] = [
 
 // Commands hidden inside other commands, strings and constructs.
 const hidden: Case[] = [
-  ['ls; rm -rf /tmp/x', 'write', { kinds: ['ls', 'rm'], flags: ['multi_command'] }],
+  ['ls; rm -rf /tmp/x', 'write', { kinds: ['ls', 'rm'], flags: ['multi_statement'] }],
   ['ls && rm x', 'write'],
   ['ls || rm x', 'write'],
   ['ls & rm x', 'write'],
@@ -653,6 +658,9 @@ const unknowns: Case[] = [
   ['let "a[$(id)]"', 'unknown'],
   ["x='a[$(id)]'; echo $((x))", 'unknown', { error: /arithmetic/ }],
   ["declare -i y='a[$(id)]'", 'unknown'],
+  ["x='a[$(id)]' bash -c 'echo $((x))'", 'unknown', { error: /arithmetic/ }],
+  ["env x='a[$(id)]' sh -c 'echo $((x))'", 'unknown'],
+  ["bash -c \"x='a[\\$(id)]'; echo \\$((x))\"", 'unknown'],
   ["read 'a[$(id)]' < f", 'unknown'],
   ['echo ${x@P}', 'unknown', { error: /prompt expansion/ }],
   ['export $VAR', 'unknown'],
@@ -664,6 +672,26 @@ const unknowns: Case[] = [
   ['echo "unterminated', 'unknown'],
   ['if true; then', 'unknown'],
   ['exec 3<>/dev/tcp/h/80', 'unknown'],
+  // Blanks for the parser, word characters for bash: the rest of the line is not a comment.
+  ['echo hi \r#; rm x', 'unknown', { error: /carriage return/ }],
+  ['echo a\v#; rm x', 'unknown'],
+  ['echo a\f#; rm x', 'unknown'],
+  ['echo a\\\t#; rm x', 'unknown'],
+  ['ls\r\n', 'unknown'],
+  ["bash -c $'echo a\\v#; rm x'", 'unknown', { error: /syntax/ }],
+  // tree-sitter-bash glues a backslash-escaped word on the next line to the previous command.
+  ['ls x\n\\rm y', 'unknown', { error: /spanning lines/ }],
+  ['for i in 1; do echo "c"\n\\rm y; done', 'unknown'],
+  ['ls\n\\rm y', 'unknown'],
+  // Two backtick substitutions in a row, glued into one word by the grammar.
+  ['ls `true && echo x <<< y` `rm z`', 'unknown', { error: /backtick/ }],
+  ['echo a``b', 'unknown'],
+  // bash ends a heredoc only at the exact delimiter line; the grammar also at `EOF # ...`.
+  ['cat <<EOF\nx\nEOF # $(rm y)\nmore', 'unknown', { error: /heredoc end/ }],
+  ['cat <<EOF\nx\nEOF ; ls', 'unknown'],
+  ['cat <<-EOF\n\tx\n\tEOF\nls', 'read'],
+  ['cat <<"EOF"\nx\nEOF\nls', 'read'],
+  ['echo a\u00a0#; rm x', 'write', { programs: ['rm'] }],
   ['bash -c "if"', 'unknown', { error: /syntax/ }],
   ['sudo', 'privilege'],
   ['timeout 5', 'unknown'],
@@ -742,6 +770,11 @@ const privilegedAndAdmin: Case[] = [
   ['umount /mnt', 'admin'],
   ['swapoff -a', 'admin'],
   ['iptables -F', 'admin'],
+  ['iptables -L -F', 'admin'],
+  ['iptables -t nat -L -n -v', 'read'],
+  ['dpkg -l -i x.deb', 'execute'],
+  ['rpm -qa', 'read'],
+  ['rpm -i x.rpm', 'execute'],
   ['ufw disable', 'admin'],
   ['ufw status', 'read'],
   ['sysctl -w net.ipv4.ip_forward=1', 'admin'],
@@ -786,7 +819,9 @@ const env: Case[] = [
   ['PAGER="sh -c id" man ls', 'execute'],
   ['EDITOR=evil git commit', 'execute'],
   ['PROMPT_COMMAND="rm x"', 'execute'],
-  ['IFS=/ ls', 'execute'],
+  ['IFS=/ ls', 'read'],
+  ['while IFS= read -r line; do echo "$line"; done < f', 'read'],
+  ["PS4='$(id)' bash -x -c ls", 'execute', { flags: ['env_injection'] }],
   ['KUBECONFIG=./kc kubectl get pods', 'execute'],
   ['NODE_OPTIONS="--require ./x.js" node -v', 'execute'],
   ['PYTHONPATH=. python3 --version', 'execute'],
@@ -833,7 +868,7 @@ describe('shell analyser', () => {
     assert.equal(i.class, 'execute');
     assert.deepEqual(i.parts.map((p) => p.kind), ['ls', 'git status', 'curl', 'sh']);
     assert.deepEqual([...i.classes].sort(), ['execute', 'network', 'read']);
-    assert.ok(i.flags.includes('multi_command'));
+    assert.ok(i.flags.includes('multi_statement'));
     assert.deepEqual(i.objects.programs, ['ls', 'git', 'curl', 'sh']);
   });
 
