@@ -166,7 +166,7 @@ Try, in another terminal:
   ${q('DELETE FROM orders')}
 
   # a targeted write: held for review; approve it from a third terminal
-  ${q("UPDATE orders SET status = 'refunded' WHERE id = 7")}
+  ${q("UPDATE orders SET status = '\\''refunded'\\'' WHERE id = 7")}
   npx sluice reviews list
   npx sluice reviews approve <review id>
 
