@@ -36,12 +36,17 @@ export function resolveStoreUrl(url: string, baseDir: string): string {
 }
 
 export interface Runtime {
+  /** The config in force: replaced on reload, so read it at the time of use. */
   loaded: LoadedConfig;
   store: Store;
   ledger: AuditLedger;
   gate: Gate;
-  /** Swaps in a newly loaded policy (used by the file watcher). */
-  setPolicy(policy: PolicyDecider): void;
+  /**
+   * Puts a newly loaded config in force: policy, identities, masking profiles, audit readers.
+   * Connections, listeners and the store keep running as they are; returns the sections
+   * that changed and need a restart.
+   */
+  apply(next: LoadedConfig): string[];
   close(): Promise<void>;
 }
 
@@ -51,9 +56,12 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
   const analysers = await createAnalysers();
   let policy: PolicyDecider = loaded.policy;
   const connections = buildConnections(loaded);
-  const maskingProfiles = new Map<string, CompiledMaskingProfile>(
-    Object.entries(loaded.config.masking.profiles).map(([name, profile]) => [name, compileMaskingProfile(name, profile)]),
-  );
+  const maskingProfiles = new Map<string, CompiledMaskingProfile>();
+  const setMaskingProfiles = (config: SluiceConfig) => {
+    maskingProfiles.clear();
+    for (const [name, profile] of Object.entries(config.masking.profiles)) maskingProfiles.set(name, compileMaskingProfile(name, profile));
+  };
+  setMaskingProfiles(loaded.config);
   const gate = new Gate({
     policy: () => policy,
     analysers,
@@ -63,13 +71,19 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     maskingProfiles,
     ...(options.observer ? { observer: options.observer } : {}),
   });
-  return {
+  const runtime: Runtime = {
     loaded,
     store,
     ledger,
     gate,
-    setPolicy(next) {
-      policy = next;
+    apply(next) {
+      const restart = (['store', 'listeners', 'connections'] as const).filter(
+        (section) => JSON.stringify(next.config[section]) !== JSON.stringify(runtime.loaded.config[section]),
+      );
+      policy = next.policy;
+      setMaskingProfiles(next.config);
+      runtime.loaded = next;
+      return restart;
     },
     async close() {
       await Promise.allSettled([...connections.values()].map((c) => c.connector.close()));
@@ -77,6 +91,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
       await store.close();
     },
   };
+  return runtime;
 }
 
 function buildConnections(loaded: LoadedConfig): Map<string, GateConnection> {

@@ -1,11 +1,21 @@
 // A running Sluice: runtime + API listener + policy reload, and a clean stop.
 import type { LoadedConfig } from '../config/load.js';
+import type { PolicyDecider } from '../gate/types.js';
 import { loadConfigFile } from '../config/load.js';
 import { startApi, type ApiServer } from '../server/api.js';
 import { createMetrics } from '../server/metrics.js';
 import { PolicyHolder } from '../policy/index.js';
 import { log } from '../util/log.js';
 import { startRuntime, type Runtime } from './runtime.js';
+
+/** A loaded config in the shape the policy watcher holds. */
+interface ReloadedConfig extends PolicyDecider {
+  loaded: LoadedConfig;
+}
+
+function asDecider(loaded: LoadedConfig): ReloadedConfig {
+  return { loaded, decide: (action) => loaded.policy.decide(action) };
+}
 
 export interface RunningSluice {
   runtime: Runtime;
@@ -34,17 +44,21 @@ export async function startSluice(loaded: LoadedConfig, options: { apiAddress?: 
     throw error;
   }
 
-  let holder: PolicyHolder | undefined;
+  let holder: PolicyHolder<ReloadedConfig> | undefined;
   if (options.watch) {
-    // Policy reloads when the file changes; a broken file keeps the last good policy.
-    holder = new PolicyHolder(loaded.policy, {
+    // The config reloads when the file changes; a broken file keeps the last good one.
+    holder = new PolicyHolder<ReloadedConfig>(asDecider(loaded), {
       files: loaded.file,
-      load: () => Promise.resolve(loadConfigFile(loaded.file).policy),
-      onChange: (policy) => {
-        runtime.setPolicy(policy);
-        log.info({ file: loaded.file }, 'policy reloaded');
+      load: () => Promise.resolve(asDecider(loadConfigFile(loaded.file))),
+      onChange: ({ loaded: next }) => {
+        const restart = runtime.apply(next);
+        log.info({ file: next.file, rules: next.policy.rules.length }, 'configuration reloaded: policy, identities, masking');
+        if (restart.length > 0) log.warn({ sections: restart }, 'these sections changed but only take effect after a restart');
+        runtime.ledger
+          .append({ kind: 'config', detail: { event: 'reloaded', file: next.file, rules: next.policy.rules.length, restartNeeded: restart } })
+          .catch((error: unknown) => log.error({ err: error }, 'could not record the reload in the audit log'));
       },
-      onError: (error) => log.error({ file: loaded.file, error: (error as Error).message }, 'policy reload failed; keeping the last good policy'),
+      onError: (error) => log.error({ file: loaded.file, error: (error as Error).message }, 'config reload failed; keeping the last good config'),
     });
     holder.watch();
   }

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { exportAuditJsonl } from '../audit/export.js';
+import { writeAuditJsonl } from '../audit/export.js';
 import { verifyAudit } from '../audit/verify.js';
 import type { AuditRow } from '../store/store.js';
 import { CliError, withStore } from './context.js';
@@ -76,9 +76,7 @@ export function registerAudit(program: Command, configOption: () => string | und
           ...(options.connection ? { connection: options.connection } : {}),
           ...(options.effect ? { effect: options.effect } : {}),
         };
-        for await (const line of exportAuditJsonl(store, filter)) {
-          if (!out.write(`${line}\n`)) await once(out, 'drain');
-        }
+        await writeAuditJsonl(store, out, filter);
         if (options.out) {
           out.end();
           await once(out, 'finish');

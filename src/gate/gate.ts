@@ -85,7 +85,7 @@ export interface CompletedCommand {
 
 export class GateError extends Error {
   constructor(
-    readonly code: 'audit_unavailable' | 'unknown_connection',
+    readonly code: 'audit_unavailable' | 'outcome_unrecorded',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -192,20 +192,31 @@ export class Gate {
 
   /**
    * The second half: records the outcome of an admitted command. Rejects with
-   * GateError('audit_unavailable') when it cannot be stored; the door must then withhold
-   * the result.
+   * GateError('outcome_unrecorded') when it cannot be stored; the door must then withhold
+   * the result and tell the caller that the command did run.
    */
   async complete(admission: Admission, outcome: CompletedCommand): Promise<void> {
     if (admission.status !== 'allowed') throw new Error('complete() is only for allowed admissions');
     const { action, decision, review } = admission;
-    await this.record(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
+    try {
+      await this.deps.audit.append(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
+    } catch (error) {
+      // Unlike a failed decision record, the command has run: say so, so nobody retries a
+      // write that already happened.
+      throw new GateError(
+        'outcome_unrecorded',
+        'the command ran, but its outcome could not be recorded, so the result is withheld; check the target before retrying, and check the audit store',
+        { cause: error },
+      );
+    }
     this.deps.observer?.completed(action, 'executed', outcome.durationMs);
   }
 
   /**
    * Runs a request through the whole pipeline with the connection's connector. Rejects with
-   * GateError('audit_unavailable') when a record cannot be stored: then the command has not
-   * run, or (outcome record) its result is withheld.
+   * GateError('audit_unavailable') when the decision cannot be stored (nothing ran), or
+   * GateError('outcome_unrecorded') when the outcome cannot be stored (it ran; the result is
+   * withheld).
    */
   async run(request: ActionRequest, options: RunOptions = {}): Promise<GateOutcome> {
     const admission = await this.admit(request, options);

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { GateError, type GateOutcome } from '../gate/gate.js';
 import type { Principal } from '../gate/types.js';
 import { checkKey } from '../identity/keys.js';
+import { StoreError } from '../store/errors.js';
 import { IdentityError, principalFromKey } from '../identity/principals.js';
 import type { Runtime } from '../app/runtime.js';
 import type { Metrics } from './metrics.js';
@@ -60,7 +61,9 @@ export async function startApi(runtime: Runtime, metrics: Metrics, address: { ho
       else res.destroy();
     });
   });
-  server.requestTimeout = 0; // held reviews may wait for minutes; the gate enforces its own timeout
+  // Receiving a request (headers and body) must finish within a minute; answering may take
+  // longer (a held review waits for a human), which these timeouts do not limit.
+  server.requestTimeout = 60_000;
   server.headersTimeout = 30_000;
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
@@ -116,6 +119,10 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
       log.error({ err: error.cause ?? error }, error.message);
       return send(res, 503, { error: { code: error.code, message: error.message } });
     }
+    if (error instanceof StoreError) {
+      log.error({ err: error }, 'store error');
+      return send(res, 503, { error: { code: 'store_unavailable', message: 'the store cannot be reached, so nothing ran; check the store and try again' } });
+    }
     throw error;
   }
 }
@@ -151,8 +158,8 @@ async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Pri
 
 async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
-  if (!/^application\/json\b/i.test(type)) {
-    throw new ApiError(415, 'unsupported_media_type', 'send the body as JSON with "Content-Type: application/json"');
+  if (!/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON with "Content-Type: application/json"');
   }
   const declared = Number(req.headers['content-length'] ?? '0');
   if (declared > maxBody) {

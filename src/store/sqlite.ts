@@ -2,7 +2,7 @@
 // Everything runs on the calling thread, so a method's SQL can never interleave with another
 // call's inside this process; other processes on the same file are kept out by SQLite's locks
 // (BEGIN IMMEDIATE takes the write lock up front, busy_timeout waits for it).
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type LibsqlDatabase from 'libsql';
@@ -58,6 +58,8 @@ export class SqliteStore implements Store {
   readonly path: string;
   private db: Database | undefined;
   private readonly statements = new Map<string, Statement>();
+  /** Device and inode of the file opened, to notice it being deleted or replaced under us. */
+  private fileIdentity: string | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (!options || typeof options.path !== 'string' || options.path.length === 0) {
@@ -94,6 +96,7 @@ export class SqliteStore implements Store {
       }
       // Stops a crafted file from smuggling behaviour in through triggers or views on load.
       db.exec('PRAGMA trusted_schema = OFF');
+      if (!memory) this.fileIdentity = identityOf(this.path);
     } catch (error) {
       this.db.close();
       this.db = undefined;
@@ -267,6 +270,7 @@ export class SqliteStore implements Store {
 
   async appendAudit(seal: (head: ChainHead) => AuditRow[]): Promise<AuditRow[]> {
     const db = this.open();
+    this.checkFile();
     const insert = this.stmt(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     try {
       db.exec('BEGIN IMMEDIATE');
@@ -300,6 +304,7 @@ export class SqliteStore implements Store {
   }
 
   async auditHead(): Promise<ChainHead> {
+    this.checkFile();
     return this.readHead();
   }
 
@@ -338,6 +343,23 @@ export class SqliteStore implements Store {
   }
 
   // --- internals ----------------------------------------------------------------------------
+
+  /**
+   * An open SQLite handle keeps writing to a file that was deleted or replaced, so records
+   * would vanish with it. Before each audit write the path must still be the file we opened.
+   */
+  private checkFile(): void {
+    if (this.fileIdentity === undefined) return;
+    let now: string | undefined;
+    try {
+      now = identityOf(this.path);
+    } catch {
+      now = undefined;
+    }
+    if (now !== this.fileIdentity) {
+      throw new StoreError('unavailable', `the SQLite store ${this.path} was deleted or replaced while open; restart Sluice after restoring it`);
+    }
+  }
 
   private open(): Database {
     if (!this.db) throw new StoreError('closed', 'the SQLite store is closed');
@@ -432,4 +454,9 @@ function wrap(error: unknown, op: string, conflictMessage?: string): StoreError 
     }
   }
   return new StoreError('failed', `${op}: ${msg(error)}`, { cause: error });
+}
+
+function identityOf(path: string): string {
+  const stat = statSync(path, { bigint: true });
+  return `${stat.dev}:${stat.ino}`;
 }

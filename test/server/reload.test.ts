@@ -9,15 +9,18 @@ import { loadConfigFile } from '../../src/config/load.js';
 import { createKey } from '../../src/identity/keys.js';
 import { tempDir } from '../helpers.js';
 
-function config(effect: string, extra = ''): string {
+function config(effect: string, extra = '', groups = '[]'): string {
   return `
 store: { url: sqlite:store/sluice.db }
+identities:
+  bot: { kind: agent, groups: ${groups} }
 listeners: { api: { address: 127.0.0.1:0 } }
 connections:
   sh: { kind: shell, cwd: files }
 policy:
   rules:
     - { name: echo-rule, when: 'intent.programs.exists(p, p == "echo")', effect: ${effect} }
+    - { name: blocked, when: '"blocked" in principal.groups', effect: deny }
 ${extra}`;
 }
 
@@ -71,5 +74,14 @@ describe('policy reload', () => {
     assert.equal(await echoStatus(), 200, 'nor does malformed YAML');
     writeFileSync(file, config('deny'));
     await eventually(403);
+  });
+
+  it('applies changed identities: a group added in config takes effect without a restart', async () => {
+    writeFileSync(file, config('allow'));
+    await eventually(200);
+    writeFileSync(file, config('allow', '', '[blocked]'));
+    await eventually(403);
+    const records = await sluice.runtime.store.readAudit({ limit: 1000 });
+    assert.ok(records.some((row) => row.kind === 'config'), 'reloads are recorded in the audit log');
   });
 });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync, writeFileSync } from 'node:fs';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLedger } from '../../src/audit/ledger.js';
 import { verifyAudit } from '../../src/audit/verify.js';
@@ -132,6 +132,28 @@ void describe('SqliteStore specifics', () => {
       assert.equal(result.ok, true, result.problem?.message);
       assert.equal(result.count, 1800);
     } finally {
+      dir.remove();
+    }
+  });
+});
+
+describe('SqliteStore: the file going away', () => {
+  it('refuses audit writes and health checks once the database file is deleted or replaced', async () => {
+    const dir = tempDir('sluice-sqlite-gone-');
+    const file = join(dir.path, 'sluice.db');
+    const store = await openStore(`sqlite:${file}`);
+    const ledger = new AuditLedger(store);
+    try {
+      await ledger.append({ kind: 'system', detail: { event: 'before' } });
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+      await assert.rejects(ledger.append({ kind: 'system', detail: { event: 'after' } }), /deleted or replaced/);
+      await assert.rejects(store.auditHead(), (error: unknown) => error instanceof StoreError && error.code === 'unavailable');
+      // A new file at the same path is not the one we opened either.
+      writeFileSync(file, '');
+      await assert.rejects(store.auditHead(), /deleted or replaced/);
+    } finally {
+      await ledger.close().catch(() => undefined);
+      await store.close();
       dir.remove();
     }
   });
