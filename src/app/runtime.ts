@@ -14,7 +14,7 @@ import { resolveSecret } from '../credentials/secrets.js';
 import { Gate, type GateConnection, type GateObserver } from '../gate/gate.js';
 import type { PolicyDecider } from '../gate/types.js';
 import { compileMaskingProfile, type CompiledMaskingProfile } from '../masking/columns.js';
-import { openStore } from '../store/open.js';
+import { openStore, parseStoreUrl } from '../store/open.js';
 import type { Store } from '../store/store.js';
 
 /** Opens the store a config names (relative sqlite paths are relative to the config file). */
@@ -29,10 +29,11 @@ export async function openConfiguredStore(loaded: Pick<LoadedConfig, 'config' | 
   return openStore(withPassword.toString());
 }
 
+/** The store URL with a relative SQLite path made absolute against the config's folder. */
 export function resolveStoreUrl(url: string, baseDir: string): string {
-  if (/^postgres(ql)?:\/\//i.test(url)) return url;
-  const path = url.replace(/^(sqlite|file):/i, '');
-  return `sqlite:${isAbsolute(path) ? path : resolve(baseDir, path)}`;
+  const target = parseStoreUrl(url);
+  if (target.kind === 'postgres') return target.url;
+  return `sqlite:${isAbsolute(target.path) ? target.path : resolve(baseDir, target.path)}`;
 }
 
 export interface Runtime {

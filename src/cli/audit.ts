@@ -1,12 +1,12 @@
 // `sluice audit tail|verify|export`
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { writeAuditJsonl } from '../audit/export.js';
-import { verifyAudit } from '../audit/verify.js';
-import type { AuditRow } from '../store/store.js';
+import { verifyAudit, verifyAuditJsonl } from '../audit/verify.js';
+import type { AuditRow, ChainHead } from '../store/store.js';
 import { CliError, withStore } from './context.js';
 
 export function registerAudit(program: Command, configOption: () => string | undefined): void {
@@ -35,25 +35,31 @@ export function registerAudit(program: Command, configOption: () => string | und
             last = row.seq;
           }
         }
-      });
+      }, { mustExist: true });
     });
 
   audit
     .command('verify')
     .description('check the hash chain; exits non-zero naming the first bad record')
+    .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
+    .option('--expect-head <seq:hash>', 'a head recorded earlier (e.g. from a previous verify): detects records cut from the end')
+    .option('--allow-empty', 'do not fail on an empty ledger')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { json?: boolean }) => {
-      await withStore(configOption(), async (store) => {
-        const result = await verifyAudit(store);
-        if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        if (result.ok) {
-          if (!options.json) process.stdout.write(`ok: ${result.count} records, chain intact, head ${result.head.seq} ${result.head.hash}\n`);
-          return;
-        }
-        const problem = result.problem!;
-        if (!options.json) process.stdout.write(`FAILED at record ${problem.seq} (${problem.kind}): ${problem.message}\n`);
-        process.exitCode = 1;
-      });
+    .action(async (options: { file?: string; expectHead?: string; allowEmpty?: boolean; json?: boolean }) => {
+      const expectHead = options.expectHead !== undefined ? parseHead(options.expectHead) : undefined;
+      const verifyOptions = expectHead ? { expectHead } : {};
+      const result = options.file
+        ? await verifyFile(options.file, verifyOptions)
+        : await withStore(configOption(), (store) => verifyAudit(store, verifyOptions), { mustExist: true });
+      if (result.ok && result.count === 0 && !options.allowEmpty) {
+        // An empty ledger where records were expected is what deleting all of them looks like.
+        result.ok = false;
+        result.problem = { seq: 1, kind: 'truncated', message: 'the ledger has no records (pass --allow-empty if that is expected)' };
+      }
+      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else if (result.ok) process.stdout.write(`ok: ${result.count} records, chain intact, head ${result.head.seq}:${result.head.hash}\n`);
+      else process.stdout.write(`FAILED at record ${result.problem!.seq} (${result.problem!.kind}): ${result.problem!.message}\n`);
+      if (!result.ok) process.exitCode = 1;
     });
 
   audit
@@ -81,8 +87,19 @@ export function registerAudit(program: Command, configOption: () => string | und
           out.end();
           await once(out, 'finish');
         }
-      });
+      }, { mustExist: true });
     });
+}
+
+function parseHead(text: string): ChainHead {
+  const match = /^(\d+):([0-9a-f]{64})$/.exec(text.trim());
+  if (!match) throw new CliError('--expect-head must be SEQ:HASH as printed by `sluice audit verify`');
+  return { seq: Number(match[1]), hash: match[2]! };
+}
+
+async function verifyFile(path: string, options: { expectHead?: ChainHead }) {
+  if (!existsSync(path)) throw new CliError(`no such file: ${path}`);
+  return verifyAuditJsonl(createReadStream(path), options);
 }
 
 function printRow(row: AuditRow, json?: boolean): void {

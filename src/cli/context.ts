@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { loadConfigFile, loadConfigText, type LoadedConfig } from '../config/load.js';
-import { openConfiguredStore } from '../app/runtime.js';
+import { openConfiguredStore, resolveStoreUrl } from '../app/runtime.js';
+import { parseStoreUrl } from '../store/open.js';
 import type { Store } from '../store/store.js';
 
 /** An error the CLI reports as one clear line (no stack) with an exit code. */
@@ -34,8 +35,26 @@ export function resolveConfig(explicit: string | undefined, options: { optional?
   );
 }
 
-export async function withStore<T>(configPath: string | undefined, fn: (store: Store, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured store for a command. With `mustExist` (commands that only read or
+ * change existing records) an embedded store that does not exist yet is an error instead of
+ * a new empty store: verifying an empty ledger in the wrong folder would say "ok".
+ */
+export async function withStore<T>(
+  configPath: string | undefined,
+  fn: (store: Store, loaded: LoadedConfig) => Promise<T>,
+  options: { mustExist?: boolean } = {},
+): Promise<T> {
   const loaded = resolveConfig(configPath, { optional: true });
+  if (options.mustExist) {
+    const target = parseStoreUrl(resolveStoreUrl(loaded.config.store.url, loaded.baseDir));
+    if (target.kind === 'sqlite' && !existsSync(target.path)) {
+      throw new CliError(
+        `no store at ${target.path}; run this where Sluice keeps its store (the folder of its sluice.yaml), or pass --config`,
+        1,
+      );
+    }
+  }
   const store = await openConfiguredStore(loaded);
   try {
     return await fn(store, loaded);
@@ -63,4 +82,9 @@ export function parsePrincipalSpec(spec: string): { kind: 'agent' | 'human' | 's
 
 export function splitList(text: string | undefined): string[] {
   return text ? text.split(',').map((item) => item.trim()).filter(Boolean) : [];
+}
+
+/** `withStore` for commands that must not create a store. */
+export function withExistingStore<T>(configPath: string | undefined, fn: (store: Store, loaded: LoadedConfig) => Promise<T>): Promise<T> {
+  return withStore(configPath, fn, { mustExist: true });
 }

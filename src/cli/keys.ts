@@ -4,7 +4,7 @@ import { AuditLedger } from '../audit/ledger.js';
 import { createKey, keyStatus } from '../identity/keys.js';
 import type { Store } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
-import { CliError, printJson, splitList, withStore } from './context.js';
+import { CliError, printJson, splitList, withExistingStore, withStore } from './context.js';
 
 interface CreateOptions {
   agent?: string;
@@ -80,7 +80,7 @@ export function registerKeys(program: Command, configOption: () => string | unde
     .description('list keys (ids and metadata, never the keys)')
     .option('--json', 'print JSON lines')
     .action(async (options: { json?: boolean }) => {
-      await withStore(configOption(), async (store) => {
+      await withExistingStore(configOption(), async (store) => {
         const records = await store.listKeys();
         for (const record of records) {
           const status = keyStatus(record);
@@ -105,7 +105,7 @@ export function registerKeys(program: Command, configOption: () => string | unde
     .description('revoke a key by id')
     .argument('<id>', 'key id (from `sluice keys list`)')
     .action(async (id: string) => {
-      await withStore(configOption(), async (store) => {
+      await withExistingStore(configOption(), async (store) => {
         const existing = await store.getKey(id);
         if (!existing) throw new CliError(`no key with id ${id}`, 1);
         if (existing.revokedAt) throw new CliError(`key ${id} was already revoked at ${existing.revokedAt}`, 1);

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { AuditLedger } from '../audit/ledger.js';
 import { decideReview, ReviewError } from '../approvals/reviews.js';
 import type { ReviewRecord, ReviewStatus } from '../store/store.js';
-import { CliError, printJson, withStore } from './context.js';
+import { CliError, printJson, withExistingStore } from './context.js';
 
 const STATUSES: ReviewStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed'];
 
@@ -54,7 +54,7 @@ export function registerReviews(program: Command, configOption: () => string | u
       if (options.status !== 'all' && !STATUSES.includes(options.status as ReviewStatus)) {
         throw new CliError(`--status must be one of ${STATUSES.join(', ')}, all`);
       }
-      await withStore(configOption(), async (store) => {
+      await withExistingStore(configOption(), async (store) => {
         const list = await store.listReviews(options.status === 'all' ? {} : { status: options.status as ReviewStatus });
         for (const review of list) {
           const s = summary(review);
@@ -70,7 +70,7 @@ export function registerReviews(program: Command, configOption: () => string | u
     .argument('<id>')
     .description('show one review in full (JSON)')
     .action(async (id: string) => {
-      await withStore(configOption(), async (store) => {
+      await withExistingStore(configOption(), async (store) => {
         const review = await store.getReview(id);
         if (!review) throw new CliError(`no review with id ${id}`, 1);
         printJson(summary(review));
@@ -85,7 +85,7 @@ export function registerReviews(program: Command, configOption: () => string | u
       .option('--by <name>', 'who decides (default: cli:<OS user>)')
       .option('--note <text>', 'a note for the requester and the audit record')
       .action(async (id: string, options: { by?: string; note?: string }) => {
-        await withStore(configOption(), async (store) => {
+        await withExistingStore(configOption(), async (store) => {
           const ledger = new AuditLedger(store);
           try {
             const review = await decideReview(store, ledger, id, verdict === 'approve' ? 'approved' : 'rejected', options.by ?? defaultApprover(), options.note);

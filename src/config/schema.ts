@@ -133,7 +133,13 @@ export const configSchema = z
     store: z
       .object({
         /** `sqlite:PATH` (default, relative to the config file) or `postgres://...` (no password inline: use password). */
-        url: z.string().min(1).default('sqlite:.sluice/sluice.db'),
+        url: z
+          .string()
+          .min(1)
+          .refine((url) => /^(postgres(ql)?:\/\/|sqlite:|file:)/i.test(url) || !/^[a-z][a-z0-9+.-]*:/i.test(url), {
+            message: 'use postgres://..., sqlite:PATH, file:PATH or a file path',
+          })
+          .default('sqlite:.sluice/sluice.db'),
         password: secretRefSchema.optional(),
       })
       .strict()

@@ -165,9 +165,41 @@ describe('sluice CLI', () => {
       const ok = sluice(['audit', 'verify'], { cwd });
       assert.equal(ok.code, 0, ok.stdout + ok.stderr);
       assert.match(ok.stdout, /^ok: \d+ records/);
-      const exported = sluice(['audit', 'export', '--format', 'jsonl'], { cwd }).stdout.trim().split('\n');
-      assert.ok(exported.length >= 6);
-      assert.equal((JSON.parse(exported[0]!) as { seq: number }).seq, 1);
+      const exported = sluice(['audit', 'export', '--format', 'jsonl'], { cwd }).stdout;
+      const lines = exported.split('\n');
+      assert.equal(lines.pop(), '', 'the export ends with a newline');
+      assert.ok(lines.length >= 6);
+      assert.deepEqual(
+        lines.map((line) => (JSON.parse(line) as { seq: number }).seq),
+        lines.map((_, index) => index + 1),
+        'one record per line, in order, no blank lines',
+      );
+      writeFileSync(join(cwd, 'export.jsonl'), exported);
+      const fromFile = sluice(['audit', 'verify', '--file', join(cwd, 'export.jsonl')], { cwd });
+      assert.equal(fromFile.code, 0, fromFile.stdout + fromFile.stderr);
+      assert.match(fromFile.stdout, new RegExp(`^ok: ${lines.length} records`));
+    });
+
+    it('refuses to verify where there is no store instead of creating an empty one', () => {
+      const empty = tempDir('sluice-nostore-');
+      const result = sluice(['audit', 'verify'], { cwd: empty.path });
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /no store at/);
+      assert.equal(existsSync(join(empty.path, '.sluice')), false);
+      empty.remove();
+    });
+
+    it('detects records cut from the end against a head recorded earlier, and an emptied ledger', () => {
+      const head = /head (\d+:[0-9a-f]{64})/.exec(sluice(['audit', 'verify'], { cwd }).stdout)?.[1];
+      assert.ok(head);
+      const cut = tamperedCopy(`DELETE FROM audit WHERE seq > 5`);
+      assert.equal(sluice(['audit', 'verify'], { cwd: cut }).code, 0, 'without a known head a cut tail looks intact');
+      const checked = sluice(['audit', 'verify', '--expect-head', head], { cwd: cut });
+      assert.equal(checked.code, 1);
+      assert.match(checked.stdout, /FAILED at record 6 \(truncated\)/);
+      const emptied = sluice(['audit', 'verify'], { cwd: tamperedCopy('DELETE FROM audit') });
+      assert.equal(emptied.code, 1);
+      assert.match(emptied.stdout, /no records/);
     });
 
     const cases: [string, string][] = [
