@@ -98,17 +98,20 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
 function buildConnections(loaded: LoadedConfig): Map<string, GateConnection> {
   const out = new Map<string, GateConnection>();
   for (const [name, config] of Object.entries(loaded.config.connections)) {
+    const { connector, secrets } = buildConnector(name, config, loaded.baseDir);
     out.set(name, {
       ref: { name, kind: config.kind, labels: config.labels },
       language: config.kind,
-      connector: buildConnector(name, config, loaded.baseDir),
+      connector,
+      secrets,
       ...(config.mask ? { mask: config.mask } : {}),
     });
   }
   return out;
 }
 
-export function buildConnector(name: string, config: ConnectionConfig, baseDir: string): Connector {
+/** The connector for a connection, and the secrets it injects (to redact from results). */
+export function buildConnector(name: string, config: ConnectionConfig, baseDir: string): { connector: Connector; secrets: string[] } {
   const label = `connections.${name}`;
   if (config.kind === 'postgres') {
     const password = config.password ? resolveSecret(config.password, { baseDir, label: `${label}.password` }) : undefined;
@@ -121,7 +124,7 @@ export function buildConnector(name: string, config: ConnectionConfig, baseDir: 
               rejectUnauthorized: config.ssl.reject_unauthorized,
               ...(config.ssl.ca_file ? { ca: readFileSync(resolve(baseDir, config.ssl.ca_file), 'utf8') } : {}),
             };
-    return createPostgresConnector({
+    const connector = createPostgresConnector({
       host: config.host,
       port: config.port,
       database: config.database,
@@ -133,18 +136,23 @@ export function buildConnector(name: string, config: ConnectionConfig, baseDir: 
       maxRows: config.max_rows,
       applicationName: `sluice:${name}`,
     });
+    return { connector, secrets: password !== undefined ? [password] : [] };
   }
   const set: Record<string, string> = {};
+  const secrets: string[] = [];
   for (const [variable, value] of Object.entries(config.env.set)) {
+    // Plain strings are configuration; values given by reference are secrets.
     set[variable] = typeof value === 'string' ? value : resolveSecret(value, { baseDir, label: `${label}.env.set.${variable}` });
+    if (typeof value !== 'string') secrets.push(set[variable]);
   }
-  return createShellConnector({
+  const connector = createShellConnector({
     cwd: isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd),
     timeoutMs: config.timeout,
     maxOutputBytes: config.max_output,
     shell: config.shell,
     env: buildShellEnvironment({ allow: config.env.allow, set }),
   });
+  return { connector, secrets };
 }
 
 export type { SluiceConfig };

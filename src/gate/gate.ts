@@ -7,6 +7,7 @@ import type { AuditDraft } from '../audit/record.js';
 import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/reviews.js';
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
+import { redactKnownSecrets } from '../masking/known-secrets.js';
 import type { ReviewRecord } from '../store/store.js';
 import { newUuid } from '../util/ids.js';
 import type { Action, ConnectionRef, Decision, Intent, PolicyDecider, Principal } from './types.js';
@@ -19,6 +20,8 @@ export interface GateConnection {
   connector: Connector;
   /** Masking profile used when the deciding rule names none. */
   mask?: string;
+  /** Credentials the connector injects: redacted from every result, whatever the policy. */
+  secrets?: readonly string[];
 }
 
 export interface GateDependencies {
@@ -81,6 +84,8 @@ export interface CompletedCommand {
   result: ExecutionResult;
   durationMs: number;
   masked?: MaskReport;
+  /** How many injected credentials were cut out of the result. */
+  secretsRedacted?: number;
 }
 
 export class GateError extends Error {
@@ -237,6 +242,8 @@ export class Gate {
       result = { ok: false, error: { code: 'connector_error', message: (error as Error).message } };
     }
     const durationMs = performance.now() - started;
+    let secretsRedacted = 0;
+    if (connection.secrets?.length) ({ result, count: secretsRedacted } = redactKnownSecrets(result, connection.secrets));
 
     let masked: MaskReport | undefined;
     if (admission.masking.kind === 'missing') {
@@ -246,7 +253,7 @@ export class Gate {
       ({ result, report: masked } = maskResult(result, admission.masking.profile));
     }
 
-    await this.complete(admission, { result, durationMs, ...(masked ? { masked } : {}) });
+    await this.complete(admission, { result, durationMs, ...(masked ? { masked } : {}), ...(secretsRedacted ? { secretsRedacted } : {}) });
     return {
       action,
       decision,
@@ -323,9 +330,9 @@ function outcomeDraft(
   action: Action,
   decision: Decision,
   outcome: GateOutcome['status'],
-  extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport },
+  extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport; secretsRedacted?: number },
 ): AuditDraft {
-  const { review, result, durationMs, masked } = extra;
+  const { review, result, durationMs, masked, secretsRedacted } = extra;
   return {
     kind: 'outcome',
     ...actorFields(action),
@@ -342,6 +349,7 @@ function outcomeDraft(
       ...(result?.truncated ? { truncated: true } : {}),
       ...(result?.timedOut ? { timedOut: true } : {}),
       ...(masked && masked.values > 0 ? { masked: masked } : {}),
+      ...(secretsRedacted ? { secretsRedacted } : {}),
     },
   };
 }

@@ -36,12 +36,13 @@ identities:
   root-admin: { kind: human, groups: [admin] }
 connections:
   db: { kind: postgres, database: test, user: root, policy: guarded, mask: pii, max_connections: 2 }
-  sh: { kind: shell, cwd: files, timeout: 5s, policy: read-only }
+  sh: { kind: shell, cwd: files, timeout: 5s, policy: read-only, env: { set: { API_TOKEN: { env: SLUICE_TEST_API_TOKEN }, GREETING: hello } } }
 masking:
   profiles:
     pii: { columns: [email], replacement: partial }
 approvals: { timeout: 20s }
 `;
+    process.env.SLUICE_TEST_API_TOKEN = 'tok-3f9a1c-injected';
     const loaded = loadConfigText(config, join(dir.path, 'sluice.yaml'), dir.path);
     sluice = await startSluice(loaded);
     url = sluice.api.url;
@@ -84,6 +85,15 @@ approvals: { timeout: 20s }
     assert.equal(body.decision.effect, 'allow');
     assert.equal(body.result.stdout, 'HELLO\n');
     assert.equal(body.result.exitCode, 0);
+  });
+
+  it('never returns an injected credential, even when the command prints it', async () => {
+    const { status, body } = await post({ connection: 'sh', command: 'printenv API_TOKEN GREETING' });
+    assert.equal(status, 200);
+    assert.equal(body.result.stdout, '[secret]\nhello\n');
+    const records = await sluice.runtime.store.readAudit({ actionId: body.action_id, limit: 10 });
+    assert.ok(records.every((row) => !row.body.includes('tok-3f9a1c-injected')));
+    assert.equal((JSON.parse(records.at(-1)!.body) as any).detail.secretsRedacted, 1);
   });
 
   it('denies with 403, names the rule, and does not run the command', async () => {
