@@ -145,12 +145,20 @@ export function buildConnector(name: string, config: ConnectionConfig, baseDir: 
     set[variable] = typeof value === 'string' ? value : resolveSecret(value, { baseDir, label: `${label}.env.set.${variable}` });
     if (typeof value !== 'string') secrets.push(set[variable]);
   }
+  const cwd = isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd);
+  const env = buildShellEnvironment({ allow: config.env.allow, set });
+  if (config.run_as) {
+    // The gateway user's identity and home must not follow commands run as someone else.
+    for (const variable of ['HOME', 'USER', 'LOGNAME']) if (!(variable in set)) delete env[variable];
+    if (!('HOME' in set)) env.HOME = cwd;
+  }
   const connector = createShellConnector({
-    cwd: isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd),
+    cwd,
     timeoutMs: config.timeout,
     maxOutputBytes: config.max_output,
     shell: config.shell,
-    env: buildShellEnvironment({ allow: config.env.allow, set }),
+    env,
+    ...(config.run_as ? { runAs: { uid: config.run_as.uid, gid: config.run_as.gid } } : {}),
   });
   return { connector, secrets };
 }

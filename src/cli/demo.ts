@@ -145,6 +145,7 @@ function writeSampleFiles(dir: string): void {
 }
 
 function guide(api: string, configFile: string, agentKey: string, adminKey: string, ms: number): string {
+  const cli = `npx sluice --config ${configFile}`;
   const q = (sql: string) => `curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-db","command":"${sql}"}'`;
   return `
 Sluice demo is running (started in ${ms} ms). Ctrl-C stops it.
@@ -167,8 +168,8 @@ Try, in another terminal:
 
   # a targeted write: held for review; approve it from a third terminal
   ${q("UPDATE orders SET status = '\\''refunded'\\'' WHERE id = 7")}
-  npx sluice reviews list
-  npx sluice reviews approve <review id>
+  ${cli} reviews list
+  ${cli} reviews approve <review id>
 
   # the shell connection is read-only: ls runs, rm is denied
   curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-shell","command":"ls -l && cat README.txt"}'
@@ -179,7 +180,7 @@ Try, in another terminal:
 
   # the audit log: read it, then check the hash chain
   curl -s "${api}/v1/audit?limit=5" -H "Authorization: Bearer $ADMIN"
-  npx sluice audit tail
-  npx sluice audit verify
+  ${cli} audit tail
+  ${cli} audit verify
 `;
 }

@@ -48,6 +48,9 @@ export function registerKeys(program: Command, configOption: () => string | unde
           throw new CliError(`"${principal}" is declared as a ${declared.kind} in ${loaded.file}, not a ${kind}`);
         }
         const onBehalfOf = options.onBehalfOf;
+        if (onBehalfOf !== undefined && declared?.on_behalf_of !== undefined && declared.on_behalf_of !== onBehalfOf) {
+          throw new CliError(`"${principal}" acts for "${declared.on_behalf_of}" in ${loaded.file}; --on-behalf-of cannot change that`);
+        }
         if (onBehalfOf !== undefined) {
           const human = loaded.config.identities[onBehalfOf];
           if (human && human.kind !== 'human') throw new CliError(`--on-behalf-of: "${onBehalfOf}" is a ${human.kind}, not a human`);
@@ -59,7 +62,15 @@ export function registerKeys(program: Command, configOption: () => string | unde
           ...(onBehalfOf !== undefined ? { onBehalfOf } : {}),
           ...(ttlMs !== undefined ? { ttlMs } : {}),
         });
-        await recordKeyEvent(store, { event: 'created', keyId: record.id, principal, kind, groups: record.groups, expiresAt: record.expiresAt ?? null });
+        await recordKeyEvent(store, {
+          event: 'created',
+          keyId: record.id,
+          principal,
+          kind,
+          groups: record.groups,
+          onBehalfOf: record.onBehalfOf ?? declared?.on_behalf_of ?? null,
+          expiresAt: record.expiresAt ?? null,
+        });
         if (options.json) {
           printJson({ key, id: record.id, principal, kind, groups: record.groups, on_behalf_of: record.onBehalfOf ?? null, expires_at: record.expiresAt ?? null });
           return;

@@ -159,6 +159,11 @@ function inlineSecretWarnings(config: SluiceConfig, file: string): string[] {
     if (connection.kind === 'postgres') check(connection.password, `connections.${name}.password`);
     if (connection.kind === 'shell') {
       for (const [variable, value] of Object.entries(connection.env.set)) check(value, `connections.${name}.env.set.${variable}`);
+      if (!connection.run_as) {
+        warnings.push(
+          `${file}: connections.${name}: commands run as Sluice's own OS user and can read its environment, config and store; set run_as to an unprivileged uid/gid outside development`,
+        );
+      }
     }
   }
   if (/^postgres(ql)?:\/\/[^/]*:[^@/]*@/i.test(config.store.url)) {

@@ -84,6 +84,14 @@ export const shellConnectionSchema = z
     kind: z.literal('shell'),
     cwd: z.string().min(1),
     shell: z.string().min(1).default('/bin/bash'),
+    /**
+     * Run commands as this unprivileged user, so they cannot read Sluice's own environment,
+     * config or store. Needs Sluice to run as root (or with CAP_SETUID and CAP_SETGID).
+     */
+    run_as: z
+      .object({ uid: z.number().int().min(0).max(2 ** 31 - 1), gid: z.number().int().min(0).max(2 ** 31 - 1) })
+      .strict()
+      .optional(),
     timeout: duration.default(30_000),
     max_output: size.default(1024 * 1024),
     env: z

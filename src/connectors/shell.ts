@@ -2,13 +2,20 @@
 // configured directory, with a scrubbed environment, a timeout and an output limit.
 //
 // Process model. The command runs as `bash -c COMMAND` in a new session (detached), so it
-// leads its own process group and has no controlling terminal. Timeout, abort and the hard
-// output limit signal the WHOLE group (SIGTERM, then SIGKILL after a grace period), so
-// `sleep 100 & wait` and grandchildren die with it. When bash itself exits, whatever it left
-// running in the group is terminated the same way: a command is not allowed to leave
-// daemons behind the gate's back. A process that moves itself into another session or
-// group (setsid, double-fork + setpgid) escapes this; containing that needs cgroups and is
+// leads its own session and process group and has no controlling terminal. Timeout, abort,
+// close() and the hard output limit stop the WHOLE session (see process-session.ts): SIGTERM
+// to the group and to every process whose session id is bash's pid, then SIGKILL after a
+// grace period, repeated until none is left. So `sleep 100 & wait`, grandchildren, and
+// processes that moved to another process group of the session (`timeout`, `set -m` jobs,
+// setpgid after a double fork) die with it. When bash itself exits, whatever it left running
+// in its session is terminated the same way: a command is not allowed to leave daemons
+// behind the gate's back. Without /proc only the process group is killed. A process that
+// calls setsid() leaves the session and escapes this; containing that needs cgroups and is
 // out of scope here.
+//
+// Identity. With `runAs`, bash runs with that uid and gid (and no supplementary groups), so
+// a connection can run as an unprivileged user who cannot read the gateway's environment,
+// config or store. Switching users needs root (or CAP_SETUID and CAP_SETGID).
 //
 // Output. Each stream keeps at most `maxOutputBytes`; past that the bytes are read and
 // dropped (so the command still runs to completion and its exit status is meaningful) and
@@ -18,14 +25,15 @@
 // characters; a multi-byte character cut by the limit is dropped rather than mangled.
 
 import { spawn } from 'node:child_process';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { Connector, ExecutionContext, ExecutionResult } from './connector.js';
+import { terminateSession } from './process-session.js';
 
 export interface ShellConnectorOptions {
   /** Absolute working directory for every command. */
   cwd: string;
-  /** Wall-clock limit per command; the process group is killed when it passes. */
+  /** Wall-clock limit per command; the command's session is killed when it passes. */
   timeoutMs: number;
   /** Bytes kept per stream (stdout, stderr); the rest is dropped and `truncated` set. */
   maxOutputBytes: number;
@@ -33,18 +41,35 @@ export interface ShellConnectorOptions {
   shell?: string;
   /** The complete environment of the child; nothing is inherited. See buildShellEnvironment. */
   env: Record<string, string>;
-  /** Time between SIGTERM and SIGKILL when the group is stopped. Default 2000 ms. */
+  /** Time between SIGTERM and SIGKILL when the command's session is stopped. Default 2000 ms. */
   killGraceMs?: number;
   /** Total bytes (both streams) after which a still-writing command is killed. Default 64 × maxOutputBytes, at least 1 MiB. */
   hardOutputLimitBytes?: number;
+  /**
+   * Run commands as this user and group instead of the gateway's own (spawn's `uid`/`gid`;
+   * supplementary groups are dropped). Both are non-negative integers (at most 2^31-1). The
+   * gateway must be root (or hold CAP_SETUID and CAP_SETGID) for this to work; otherwise
+   * every command fails with `spawn_failed`. Use it so that commands cannot read the
+   * gateway's own environment (/proc/<gateway>/environ), config or store files: keep those
+   * unreadable by this user.
+   *
+   * `env` is not adjusted: build it so that HOME, USER and LOGNAME describe this user, not
+   * the gateway's (buildShellEnvironment passes the gateway's through by default; set them
+   * explicitly, e.g. `set: { HOME: '/nonexistent', USER: 'nobody', LOGNAME: 'nobody' }`).
+   * `cwd` must be searchable (and usually readable) by this user: the directory is entered
+   * before the user is switched, so an inaccessible one does not fail the spawn, it just
+   * leaves the command unable to use it.
+   */
+  runAs?: { uid: number; gid: number };
 }
 
 const DEFAULT_SHELL = '/bin/bash';
 const DEFAULT_KILL_GRACE_MS = 2000;
-// After the group is gone, how long to wait for the pipes to reach EOF. Only a process that
-// escaped the group can hold them open longer; we stop waiting rather than hang.
+// After the session is gone, how long to wait for the pipes to reach EOF. Only a process
+// that escaped the session can hold them open longer; we stop waiting rather than hang.
 const STREAM_DRAIN_MS = 500;
-const GROUP_POLL_MS = 25;
+// spawn() accepts uid/gid as int32; -1 would mean "unchanged".
+const MAX_ID = 2_147_483_647;
 // Linux limits one exec argument to 128 KiB (MAX_ARG_STRLEN, including the NUL); the
 // command is one argument of `bash -c`. Checked up front for a clear error instead of E2BIG.
 const MAX_COMMAND_BYTES = 128 * 1024 - 1;
@@ -58,6 +83,7 @@ export function createShellConnector(options: ShellConnectorOptions): Connector 
   validateOptions(options, shell, killGraceMs, hardLimit);
   // Copy so later mutation of the caller's object cannot change what commands see.
   const env = { ...options.env };
+  const runAs = options.runAs ? { uid: options.runAs.uid, gid: options.runAs.gid } : undefined;
   const running = new Set<Promise<ExecutionResult>>();
   const closing = new AbortController();
   let closed = false;
@@ -74,6 +100,7 @@ export function createShellConnector(options: ShellConnectorOptions): Connector 
         maxOutputBytes: options.maxOutputBytes,
         hardLimit,
         killGraceMs,
+        runAs,
         signals: context.signal ? [context.signal, closing.signal] : [closing.signal],
       });
       running.add(run);
@@ -85,7 +112,7 @@ export function createShellConnector(options: ShellConnectorOptions): Connector 
     },
     async close(): Promise<void> {
       closed = true;
-      // Running commands are stopped like an abort; close() returns once their groups are gone.
+      // Running commands are stopped like an abort; close() returns once their sessions are gone.
       closing.abort();
       await Promise.allSettled([...running]);
     },
@@ -100,6 +127,7 @@ interface RunOptions {
   maxOutputBytes: number;
   hardLimit: number;
   killGraceMs: number;
+  runAs: { uid: number; gid: number } | undefined;
   /** The caller's signal and the connector's close signal; any of them stops the command. */
   signals: AbortSignal[];
 }
@@ -124,26 +152,30 @@ async function runCommand(command: string, o: RunOptions): Promise<ExecutionResu
       cwd: o.cwd,
       env: o.env,
       stdio: ['ignore', 'pipe', 'pipe'],
+      // A new session: bash leads it and its process group (setsid in the child).
       detached: true,
       windowsHide: true,
+      ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
     });
   } catch (err) {
-    return failure('spawn_failed', `could not start ${o.shell}: ${errorText(err)}`);
+    // Node throws synchronously for some errors, EPERM from setuid/setgid among them.
+    return failure('spawn_failed', spawnFailure(o, err));
   }
 
   const stdout = new CappedBuffer(o.maxOutputBytes);
   const stderr = new CappedBuffer(o.maxOutputBytes);
   let stopReason: StopReason | undefined;
-  let groupStopped: Promise<void> | undefined;
-  const pgid = child.pid;
+  let sessionStopped: Promise<void> | undefined;
+  // bash leads a new session, so its pid is also the session id and the process group id.
+  const leader = child.pid;
 
-  const stopGroup = (): Promise<void> => {
-    groupStopped ??= pgid === undefined ? Promise.resolve() : terminateGroup(pgid, o.killGraceMs);
-    return groupStopped;
+  const stopSession = (): Promise<void> => {
+    sessionStopped ??= leader === undefined ? Promise.resolve() : terminateSession(leader, o.killGraceMs);
+    return sessionStopped;
   };
   const stop = (reason: StopReason) => {
     stopReason ??= reason;
-    void stopGroup();
+    void stopSession();
   };
 
   const onData = (buffer: CappedBuffer) => (chunk: Buffer) => {
@@ -169,14 +201,14 @@ async function runCommand(command: string, o: RunOptions): Promise<ExecutionResu
   for (const s of o.signals) s.removeEventListener('abort', onAbort);
 
   if ('error' in exit) {
-    // Spawn failed (no such shell, not executable): there is no process group to clean up.
+    // Spawn failed (no such shell, not executable): there is no session to clean up.
     child.stdout.destroy();
     child.stderr.destroy();
-    return failure('spawn_failed', `could not start ${o.shell}: ${errorText(exit.error)}`);
+    return failure('spawn_failed', spawnFailure(o, exit.error));
   }
 
-  // bash is gone; stop anything it left behind in its group, then collect the last output.
-  await stopGroup();
+  // bash is gone; stop anything it left behind in its session, then collect the last output.
+  await stopSession();
   let drainTimer: NodeJS.Timeout | undefined;
   const drained = await Promise.race([
     streamsClosed.then(() => true),
@@ -267,67 +299,6 @@ export function completeUtf8Length(bytes: Uint8Array): number {
   return end;
 }
 
-/** SIGTERM the group, wait up to `graceMs` for it to go, then SIGKILL and wait briefly. */
-async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!signalGroup(pgid, 'SIGTERM')) return;
-  if (await waitForGroupExit(pgid, graceMs)) return;
-  if (!signalGroup(pgid, 'SIGKILL')) return;
-  // SIGKILL cannot be ignored; this only waits for the kernel to reap. Bounded so that a
-  // zombie nobody reaps cannot hang the gate.
-  await waitForGroupExit(pgid, 1000);
-}
-
-/** Sends a signal to every process in the group; false when the group no longer exists. */
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch {
-    // ESRCH: the group is empty. EPERM would mean the id now belongs to someone else's
-    // group; either way there is nothing of ours left to signal.
-    return false;
-  }
-}
-
-async function waitForGroupExit(pgid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (await groupHasLiveMembers(pgid)) {
-    if (Date.now() >= deadline) return false;
-    await delay(GROUP_POLL_MS);
-  }
-  return true;
-}
-
-/**
- * Whether any process of the group is still running. Zombies do not count: killed
- * background jobs are orphans, and their reaping is up to PID 1, which in containers and
- * micro-VMs can take a second or more (or never happen). On Linux, /proc tells zombies
- * apart; elsewhere a signal-0 probe is the best available answer.
- */
-async function groupHasLiveMembers(pgid: number): Promise<boolean> {
-  if (!signalGroup(pgid, 0)) return false;
-  let entries: string[];
-  try {
-    entries = await readdir('/proc');
-  } catch {
-    return true;
-  }
-  const states = await Promise.all(
-    entries
-      .filter((name) => /^\d+$/.test(name))
-      .map((pid) => readFile(`/proc/${pid}/stat`, 'utf8').then(parseProcStat, () => undefined)),
-  );
-  return states.some((st) => st !== undefined && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X');
-}
-
-/** State and process group from /proc/PID/stat; the command name may contain spaces and parentheses. */
-function parseProcStat(text: string): { state: string; pgrp: number } | undefined {
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const state = fields[0];
-  const pgrp = Number(fields[2]);
-  return state && Number.isInteger(pgrp) ? { state, pgrp } : undefined;
-}
-
 function streamEnd(stream: NodeJS.ReadableStream): Promise<void> {
   return new Promise((resolve) => {
     stream.once('close', resolve);
@@ -365,12 +336,33 @@ function validateOptions(o: ShellConnectorOptions, shell: string, killGraceMs: n
   }
   if (o.env === null || typeof o.env !== 'object') throw new TypeError('shell connector: env must be an object');
   for (const [name, value] of Object.entries(o.env)) checkEnvEntry(name, value);
+  if (o.runAs !== undefined) {
+    if (o.runAs === null || typeof o.runAs !== 'object') {
+      throw new TypeError('shell connector: runAs must be an object with uid and gid');
+    }
+    for (const key of ['uid', 'gid'] as const) {
+      const id: unknown = o.runAs[key];
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_ID) {
+        throw new TypeError(`shell connector: runAs.${key} must be an integer from 0 to ${MAX_ID}`);
+      }
+    }
+  }
 }
 
 function positive(name: string, value: number): void {
   if (!Number.isFinite(value) || value <= 0) {
     throw new TypeError(`shell connector: ${name} must be a positive number`);
   }
+}
+
+function spawnFailure(o: RunOptions, err: unknown): string {
+  if (!o.runAs) return `could not start ${o.shell}: ${errorText(err)}`;
+  const who = `as run_as uid ${o.runAs.uid} gid ${o.runAs.gid}`;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  let hint = '';
+  if (code === 'EPERM') hint = ' (the gateway must run as root, or hold CAP_SETUID and CAP_SETGID, to use run_as)';
+  else if (code === 'EACCES') hint = ` (the run_as user needs execute permission on ${o.shell} and its directories)`;
+  return `could not start ${o.shell} ${who}: ${errorText(err)}${hint}`;
 }
 
 function failure(code: string, message: string): ExecutionResult {
@@ -382,13 +374,10 @@ function errorText(err: unknown): string {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return 'no such file';
     if (code === 'EACCES') return 'permission denied';
+    if (code === 'EPERM') return 'operation not permitted';
     return err.message;
   }
   return String(err);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 // ---------------------------------------------------------------------------------------

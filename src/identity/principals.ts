@@ -18,8 +18,14 @@ export function principalFromKey(record: ApiKeyRecord, identities: Record<string
       `key ${record.id} is for ${record.kind} "${record.principal}", but the config declares "${record.principal}" as a ${declared.kind}`,
     );
   }
+  // The config is the authority on whom an agent acts for: a key cannot claim another human.
+  if (declared?.on_behalf_of !== undefined && record.onBehalfOf !== undefined && record.onBehalfOf !== declared.on_behalf_of) {
+    throw new IdentityError(
+      `key ${record.id} says agent "${record.principal}" acts for "${record.onBehalfOf}", but the config says "${declared.on_behalf_of}"`,
+    );
+  }
   const groups = [...new Set([...(declared?.groups ?? []), ...record.groups])].sort();
-  const onBehalfOf = record.kind === 'agent' ? (record.onBehalfOf ?? declared?.on_behalf_of) : undefined;
+  const onBehalfOf = record.kind === 'agent' ? (declared?.on_behalf_of ?? record.onBehalfOf) : undefined;
   return {
     kind: record.kind,
     name: record.principal,

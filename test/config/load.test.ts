@@ -24,6 +24,7 @@ connections:
   sh:
     kind: shell
     cwd: /tmp
+    run_as: { uid: 65534, gid: 65534 }
     timeout: 5s
     max_output: 64KiB
     policy: read-only
@@ -135,6 +136,12 @@ describe('config loading', () => {
     assert.ok(!loaded.warnings[0]!.includes('hunter2'));
   });
 
+  it('warns when a shell connection runs commands as Sluice\'s own user', () => {
+    const loaded = load(VALID.replace('    run_as: { uid: 65534, gid: 65534 }\n', ''));
+    assert.equal(loaded.warnings.length, 1);
+    assert.match(loaded.warnings[0]!, /connections\.sh: .*set run_as/);
+  });
+
   it('reports a bad duration', () => {
     const issues = issuesOf(VALID.replace('timeout: 5s', 'timeout: soon'));
     assert.equal(issues[0]!.path, 'connections.sh.timeout');
@@ -144,13 +151,13 @@ describe('config loading', () => {
   it('reports an unknown preset with the field path and line', () => {
     const issues = issuesOf(VALID.replace('policy: read-only', 'policy: read-mostly'));
     assert.equal(issues[0]!.path, 'connections.sh.policy');
-    assert.equal(issues[0]!.line, 20);
+    assert.equal(issues[0]!.line, 21);
   });
 
   it('reports a CEL expression that does not compile, at its line', () => {
     const issues = issuesOf(VALID.replace(`when: '"dba" in principal.groups && intent.class == "write"'`, `when: 'principal.groups.(('`));
     assert.equal(issues[0]!.path, 'policy.rules[0].when');
-    assert.equal(issues[0]!.line, 24);
+    assert.equal(issues[0]!.line, 25);
   });
 
   it('reports a rule naming an unknown masking profile', () => {
