@@ -37,6 +37,10 @@ export class PartBuilder {
     return [...this.flagSet];
   }
 
+  get pathList(): readonly PathRef[] {
+    return [...this.pathMap.values()];
+  }
+
   get hostList(): readonly string[] {
     return [...this.hostSet];
   }

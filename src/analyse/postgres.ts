@@ -123,6 +123,8 @@ const BY_TYPE: Record<string, IntentClass> = {
 };
 
 const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
+/** Two-phase commit: these outlive the session or act on another session's transaction. */
+const TWO_PHASE = new Set(['TRANS_STMT_PREPARE', 'TRANS_STMT_COMMIT_PREPARED', 'TRANS_STMT_ROLLBACK_PREPARED']);
 const FALSE_WORDS = new Set(['false', 'off', 'no', '0']);
 /** DROP of these object types names relations, which are reported as written tables. */
 const DROP_RELATIONS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_FOREIGN_TABLE', 'OBJECT_SEQUENCE', 'OBJECT_INDEX']);
@@ -179,6 +181,138 @@ function constValue(node: unknown): string | null {
   return null;
 }
 
+// --- whole-table writes --------------------------------------------------------------------
+//
+// UPDATE, DELETE and MERGE get `no_where` when their condition does not pick rows of the
+// target: no WHERE at all, or one that refers to no column of the target (`WHERE true`,
+// `WHERE 1 = 1`, `WHERE 't'`, `WHERE $1`, `WHERE u.x = 1` in DELETE ... USING u, an
+// uncorrelated EXISTS), or a tautology on a column (`id = id`, `a IS NOT DISTINCT FROM a`,
+// `a IS NULL OR a IS NOT NULL`), combined through AND, OR and NOT. Such a condition holds for
+// every row or for none, so the statement writes the whole table or nothing. This catches
+// the obvious spellings, not every condition that happens to be true (`id > -1`).
+
+/** How a condition selects target rows: `rows` restricts them, `all` may select every row. */
+type Selection = 'rows' | 'all';
+
+interface Target {
+  /** The name a qualified column must use to refer to the target (its alias, else its name). */
+  ref: string;
+}
+
+function targetOf(rel: Json | undefined): Target | undefined {
+  const name = str(rel?.relname);
+  if (name === undefined) return undefined;
+  return { ref: str(obj(rel?.alias)?.aliasname) ?? name };
+}
+
+/** Whether the statement may write every row of its target (see above). */
+function wholeTable(type: string, b: Json): boolean {
+  const target = targetOf(obj(b.relation));
+  if (target === undefined) return false;
+  if (type === 'UpdateStmt' || type === 'DeleteStmt') return b.whereClause === undefined || selection(b.whereClause, target) === 'all';
+  if (type !== 'MergeStmt') return false;
+  const on = selection(b.joinCondition, target);
+  for (const c of arr(b.mergeWhenClauses)) {
+    const w = obj(obj(c)?.MergeWhenClause);
+    if (w === undefined || (w.commandType !== 'CMD_UPDATE' && w.commandType !== 'CMD_DELETE')) continue;
+    const own = w.condition === undefined ? 'all' : selection(w.condition, target);
+    // WHEN MATCHED acts on the target rows the join condition matched; WHEN NOT MATCHED BY
+    // SOURCE on those it did not match, so only the clause's own condition restricts them.
+    if (w.matchKind === 'MERGE_WHEN_MATCHED' && on === 'all' && own === 'all') return true;
+    if (w.matchKind === 'MERGE_WHEN_NOT_MATCHED_BY_SOURCE' && own === 'all') return true;
+  }
+  return false;
+}
+
+function selection(node: unknown, target: Target): Selection {
+  const n = obj(node);
+  if (n === undefined) return 'all';
+  const bool = obj(n.BoolExpr);
+  if (bool !== undefined) {
+    const args = arr(bool.args);
+    switch (bool.boolop) {
+      case 'AND_EXPR':
+        return args.some((a) => selection(a, target) === 'rows') ? 'rows' : 'all';
+      case 'OR_EXPR':
+        if (complementaryNullTests(args)) return 'all';
+        // A disjunct that is constant false or NULL adds nothing; any other that does not
+        // restrict rows lets every row through.
+        return args.some((a) => !constantFalse(a) && selection(a, target) === 'all') ? 'all' : 'rows';
+      default:
+        return selection(args[0], target);
+    }
+  }
+  const e = obj(n.A_Expr);
+  if (e !== undefined && e.lexpr !== undefined && sameExpression(e.lexpr, e.rexpr)) {
+    const op = names(e.name);
+    const symbol = op?.[op.length - 1];
+    // x = x, x >= x, x <= x (true unless x is NULL), x IS NOT DISTINCT FROM x (always true).
+    if (e.kind === 'AEXPR_NOT_DISTINCT' || (e.kind === 'AEXPR_OP' && (symbol === '=' || symbol === '>=' || symbol === '<='))) return 'all';
+  }
+  return refersToTarget(n, target) ? 'rows' : 'all';
+}
+
+/** `false`, `'f'`, NULL and the like: a condition that selects nothing. */
+function constantFalse(node: unknown): boolean {
+  const n = obj(node);
+  const c = obj(n?.A_Const) ?? obj(obj(obj(n?.TypeCast)?.arg)?.A_Const);
+  if (c === undefined) return false;
+  if (c.isnull === true) return true;
+  const v = constValue(node);
+  return v !== null && BOOLEAN_FALSE.has(v.toLowerCase());
+}
+
+const BOOLEAN_FALSE = new Set(['false', 'f', 'no', 'n', 'off', '0']);
+
+/** `x IS NULL OR x IS NOT NULL` among the arguments of an OR. */
+function complementaryNullTests(args: unknown[]): boolean {
+  const isNull = new Set<string>();
+  const notNull: string[] = [];
+  for (const a of args) {
+    const t = obj(obj(a)?.NullTest);
+    if (t?.nulltesttype === 'IS_NULL') isNull.add(expressionKey(t.arg));
+    else if (t?.nulltesttype === 'IS_NOT_NULL') notNull.push(expressionKey(t.arg));
+  }
+  return notNull.some((k) => k.includes('"ColumnRef"') && isNull.has(k));
+}
+
+/** Two expressions written the same way (ignoring where), and referring to some column. */
+function sameExpression(a: unknown, b: unknown): boolean {
+  const x = expressionKey(a);
+  return x.includes('"ColumnRef"') && x === expressionKey(b);
+}
+
+/** An expression's tree without source positions. */
+function expressionKey(node: unknown): string {
+  return JSON.stringify(node, dropLocation) ?? '';
+}
+
+function dropLocation(key: string, value: unknown): unknown {
+  return key === 'location' ? undefined : value;
+}
+
+/**
+ * Whether an expression may refer to a column of the target, anywhere inside it (subqueries
+ * included, where a column may be correlated): an unqualified column may be the target's, a
+ * qualified one is when qualified by the target's alias or name. `WHERE CURRENT OF` names a row.
+ */
+function refersToTarget(node: unknown, target: Target): boolean {
+  if (node === null || typeof node !== 'object') return false;
+  if (Array.isArray(node)) return node.some((x) => refersToTarget(x, target));
+  const o = node as Json;
+  if (o.CurrentOfExpr !== undefined) return true;
+  const ref = obj(o.ColumnRef);
+  if (ref !== undefined) {
+    const fields = arr(ref.fields);
+    // `SELECT *` in a subquery names the subquery's own columns.
+    if (fields.length === 1) return obj(fields[0])?.A_Star === undefined;
+    const qualifier = str(obj(obj(fields[fields.length - 2])?.String)?.sval);
+    return qualifier === undefined || qualifier === target.ref;
+  }
+  for (const key in o) if (refersToTarget(o[key], target)) return true;
+  return false;
+}
+
 /** `CreateTableAsStmt` → `CREATE TABLE AS`. */
 function labelOf(type: string): string {
   return type
@@ -207,7 +341,9 @@ function kindOf(type: string, b: Json): string {
       return (k.startsWith('VAR_RESET') ? 'RESET' : 'SET') + what;
     }
     case 'VariableShowStmt': return 'SHOW';
-    case 'TransactionStmt': return (str(b.kind) ?? 'TRANS_STMT_').replace(/^TRANS_STMT_/, '').replace(/_/g, ' ');
+    case 'TransactionStmt':
+      if (b.kind === 'TRANS_STMT_PREPARE') return 'PREPARE TRANSACTION';
+      return (str(b.kind) ?? 'TRANS_STMT_').replace(/^TRANS_STMT_/, '').replace(/_/g, ' ');
     case 'DropStmt': return `DROP ${objectLabel(b.removeType)}`;
     case 'RenameStmt': return `ALTER ${objectLabel(b.renameType)} RENAME`;
     case 'AlterOwnerStmt': return `ALTER ${objectLabel(b.objectType)} OWNER`;
@@ -395,6 +531,13 @@ class Walker {
         return this.fields(b, READ_ENV, SKIP_INTO);
       case 'VariableSetStmt': return this.setStmt(b);
       case 'TransactionStmt':
+        if (TWO_PHASE.has(str(b.kind) ?? '')) {
+          // PREPARE TRANSACTION hands the transaction (and its locks) to the server, beyond
+          // this session; COMMIT/ROLLBACK PREPARED finish any session's prepared transaction,
+          // by name: they act on someone else's writes.
+          this.part.raise('admin').flag('prepared_transaction');
+          return;
+        }
         this.part.raise('transaction');
         if (arr(b.options).some(readWriteOption)) this.part.flag('read_write');
         return;
@@ -472,9 +615,10 @@ class Walker {
     this.part.raise('write');
     const scope = this.withClause(b.withClause, env);
     this.relation(obj(b.relation), 'write');
-    if ((type === 'UpdateStmt' || type === 'DeleteStmt') && b.whereClause === undefined) this.part.flag('no_where');
     if (obj(b.onConflictClause)?.action === 'ONCONFLICT_UPDATE') this.part.flag('upsert');
     this.fields(b, { access: 'read', ctes: scope }, SKIP_DML);
+    // After the visit, which has bounded the depth of the tree.
+    if (wholeTable(type, b)) this.part.flag('no_where');
   }
 
   /** Visit the CTEs of a WITH clause; returns the CTE names visible to the statement body. */

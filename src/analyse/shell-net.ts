@@ -307,6 +307,11 @@ export function socat(call: Call): void {
     const m = /(?:^|[,!])\s*(?:TCP[46]?|UDP[46]?|TCP[46]?-CONNECT|UDP[46]?-SENDTO|OPENSSL|SSL|SCTP-CONNECT|PROXY)\s*:\s*([^:,]+):/i.exec(v);
     if (m) part.host((m[1] as string).toLowerCase());
     if (/(^|[,!])\s*(OPEN|CREATE|GOPEN|CREAT)\s*:/i.test(v)) part.raise('write');
+    // File addresses: FILE:, OPEN:, GOPEN:, CREATE:, or a bare path.
+    for (const f of v.matchAll(/(?:^|!!)\s*(FILE|OPEN|GOPEN|CREATE|CREAT)\s*:([^,!]+)/gi)) {
+      part.path(f[2] as string, /^CREAT/i.test(f[1] as string) ? 'write' : 'read');
+    }
+    if (v.startsWith('/') && !v.includes(':')) part.path(v.split(',')[0] as string, 'read');
   }
 }
 

@@ -525,7 +525,7 @@ const PROGRAMS: Record<string, ProgramEntry> = {
   apropos: read('', 'none'), type: read('', 'none'), cd: read('', 'none'), pushd: read('', 'none'), popd: read('', 'none'),
   dirs: read('', 'none'), read: read('-a -d -i -n -N -p -t -u', 'none'), getopts: read('', 'none'), shift: read('', 'none'),
   exit: read('', 'none'), return: read('', 'none'), break: read('', 'none'), continue: read('', 'none'), wait: read('-n -p', 'none'),
-  jobs: read('', 'none'), bg: read('', 'none'), fg: read('', 'none'), disown: read('', 'none'), times: read('', 'none'), help: read('', 'none'),
+  jobs: read('', 'none'), bg: read('', 'none'), fg: read('', 'none'), times: read('', 'none'), help: read('', 'none'),
   caller: read('', 'none'), logout: read('', 'none'), unset: read('', 'none'), bc: read('', 'read'),
   lsns: read('-o -t -p --output --type --task', 'none'), getent: read('-s --service', 'none'),
   journalctl: {
@@ -547,6 +547,8 @@ const PROGRAMS: Record<string, ProgramEntry> = {
   readarray: { class: 'read', values: '-d -n -O -s -u -c -C', danger: { '-C': 'execute' } },
   compgen: { class: 'read', values: '-A -G -W -P -S -X -o -F -C', danger: { '-C': 'execute', '-F': 'execute' } },
   fc: { class: 'execute' },
+  // Lets background jobs outlive the shell: the gateway's supervision should not rely on it.
+  disown: (call) => void call.part.raise('execute').flag('detached'),
   date, hostname, ip, sysctl, mount, kill, crontab, find, sed, awk, gawk: awk, mawk: awk, nawk: awk,
   tar, gtar: tar, bsdtar: tar, dd, tee,
   let: letCommand, eval: evalCommand, source, '.': source, alias, trap,

@@ -38,6 +38,8 @@ export interface WrapperSpec {
   shellUnless?: string;
   /** Options whose value is a file the wrapper writes (time -o). */
   writes?: string;
+  /** Options whose value is a file the wrapper reads (xargs -a). */
+  reads?: string;
   /** The wrapped command receives extra arguments from standard input (xargs). */
   appendsInput?: boolean;
   /** Options naming a placeholder that is replaced by input (xargs -I). */
@@ -71,7 +73,8 @@ export const WRAPPERS: Record<string, WrapperSpec> = {
   timeout: { values: '-s --signal -k --kill-after', booleans: '--preserve-status --foreground -v --verbose', operands: 1 },
   nice: { values: '-n --adjustment', numeric: true, alone: 'read' },
   nohup: {},
-  setsid: { booleans: '-c --ctty -f --fork -w --wait' },
+  // The command leaves the session, where the shell connector can no longer stop it.
+  setsid: { booleans: '-c --ctty -f --fork -w --wait', floor: 'execute', flags: ['detached'] },
   stdbuf: { values: '-i -o -e --input --output --error' },
   ionice: {
     values: '-c -n --class --classdata', booleans: '-t --ignore',
@@ -93,6 +96,7 @@ export const WRAPPERS: Record<string, WrapperSpec> = {
   xargs: {
     alone: 'read',
     values: '-a --arg-file -d --delimiter -E -I -L -n --max-args -P --max-procs -s --max-chars --process-slot-var',
+    reads: '-a --arg-file',
     booleans: '-0 --null -o --open-tty -p --interactive -r --no-run-if-empty -t --verbose -x --exit --replace --eof --max-lines',
     optional: '-i -e -l',
     appendsInput: true,
@@ -141,14 +145,15 @@ export interface CompiledWrapper {
   shellWith: ReadonlySet<string>;
   shellUnless: ReadonlySet<string>;
   writes: ReadonlySet<string>;
+  reads: ReadonlySet<string>;
   replace: ReadonlySet<string>;
 }
 
 export function compileWrappers(extra: Record<string, WrapperSpec> = {}): Map<string, CompiledWrapper> {
   const out = new Map<string, CompiledWrapper>();
   for (const [name, spec] of Object.entries({ ...WRAPPERS, ...extra })) {
-    const values = optionSet(`${spec.values ?? ''} ${spec.code ?? ''} ${spec.writes ?? ''} ${spec.replace === undefined ? '' : '-I'}`);
-    const all = `${spec.values ?? ''} ${spec.booleans ?? ''} ${spec.optional ?? ''} ${spec.code ?? ''} ${spec.writes ?? ''}
+    const values = optionSet(`${spec.values ?? ''} ${spec.code ?? ''} ${spec.writes ?? ''} ${spec.reads ?? ''} ${spec.replace === undefined ? '' : '-I'}`);
+    const all = `${spec.values ?? ''} ${spec.booleans ?? ''} ${spec.optional ?? ''} ${spec.code ?? ''} ${spec.writes ?? ''} ${spec.reads ?? ''}
       ${spec.shellWith ?? ''} ${spec.shellUnless ?? ''} ${spec.replace ?? ''} ${Object.keys(spec.terminal ?? {}).join(' ')}`;
     out.set(name, {
       spec,
@@ -160,6 +165,7 @@ export function compileWrappers(extra: Record<string, WrapperSpec> = {}): Map<st
       shellWith: optionSet(spec.shellWith ?? ''),
       shellUnless: optionSet(spec.shellUnless ?? ''),
       writes: optionSet(spec.writes ?? ''),
+      reads: optionSet(spec.reads ?? ''),
       replace: optionSet(spec.replace ?? ''),
     });
   }
@@ -246,6 +252,7 @@ export function unwrap(call: Call, w: CompiledWrapper): void {
       return;
     }
     if (w.writes.has(o.name) && o.value !== undefined) part.raise('write').path(o.value.value ?? o.value.raw, 'write');
+    if (w.reads.has(o.name) && o.value !== undefined) part.path(o.value.value ?? o.value.raw, 'read');
   }
   for (const o of options) {
     if (w.code.has(o.name)) {

@@ -13,6 +13,7 @@ import type { Analyser, AnalysisSession } from './analyser.js';
 import { PartBuilder, combineParts, unknownIntent } from './intent.js';
 import { isDevice, isSink, pathText, type Call, type CodeOptions, type RunOptions } from './shell-args.js';
 import { compilePrograms, type CompiledPrograms, type ProgramEntry } from './shell-programs.js';
+import { sensitivePath } from './shell-sensitive-paths.js';
 import { compileWrappers, isDangerousEnv, unwrap, type WrapperSpec } from './shell-wrappers.js';
 import { evaluateWord, heredocAsDoubleQuoted, joinContinuations, type Word } from './shell-words.js';
 
@@ -82,6 +83,15 @@ interface Ctx {
 const PLAIN: Ctx = { piped: false, stdin: undefined };
 const TOP: Frame = { floor: undefined, flags: [], hosts: [] };
 
+/** Raise a part that reads or writes process memory, raw devices, credentials and the like. */
+function sensitive(part: PartBuilder): PartBuilder {
+  for (const p of part.pathList) {
+    const e = sensitivePath(p.path, p.access);
+    if (e !== undefined) part.raise(e.class).flag(...e.flags);
+  }
+  return part;
+}
+
 function riskier(a: IntentClass | undefined, b: IntentClass | undefined): IntentClass | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
@@ -103,6 +113,10 @@ interface Taint {
 class Walk {
   private readonly items: Array<PartBuilder | PartIntent> = [];
   private readonly functions = new Map<string, number>();
+  /** Functions whose bodies are being walked, innermost last. */
+  private readonly defining: string[] = [];
+  /** For each function defined here, the commands its bodies run (by name). */
+  private readonly calls = new Map<string, Set<string>>();
   private depth = 0;
   /** The text being walked, for checks that need whole lines. */
   private source = '';
@@ -128,12 +142,46 @@ class Walk {
     } finally {
       tree.delete();
     }
+    const loop = this.recursion();
+    if (loop !== undefined) {
+      // `:(){ :|:& };:` and `f(){ f & f; }`: a function that runs itself, directly or through
+      // others, multiplies processes until something gives out.
+      this.newPart(loop).unknown(`function ${loop} calls itself`).flag('recursive_function');
+    }
     if (this.nesting === 0 && this.taint.arithmetic && this.taint.suspicious) {
       // `x='a[$(id)]'; echo $((x))` runs id: arithmetic evaluates array subscripts found in
       // variable values, so a literal holding $( or ` plus any arithmetic is not safe to pass.
       this.newPart('arithmetic').unknown('arithmetic evaluation of text that contains a command substitution').flag('dynamic_command');
     }
-    return this.items.map((i) => (i instanceof PartBuilder ? i.build() : i));
+    return this.items.map((i) => (i instanceof PartBuilder ? sensitive(i).build() : i));
+  }
+
+  /** A function defined here that runs itself, directly or through other functions, if any. */
+  private recursion(): string | undefined {
+    // Depth-first search for a cycle, with an explicit stack (the input may define thousands).
+    const done = new Set<string>();
+    for (const root of this.calls.keys()) {
+      if (done.has(root)) continue;
+      const active = new Set<string>([root]);
+      const stack: Array<{ name: string; next: Iterator<string> }> = [{ name: root, next: (this.calls.get(root) ?? new Set<string>()).values() }];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1] as { name: string; next: Iterator<string> };
+        const step = top.next.next();
+        if (step.done === true) {
+          stack.pop();
+          active.delete(top.name);
+          done.add(top.name);
+          continue;
+        }
+        const g = step.value;
+        const callees = this.calls.get(g);
+        if (callees === undefined || done.has(g)) continue;
+        if (active.has(g)) return g;
+        active.add(g);
+        stack.push({ name: g, next: callees.values() });
+      }
+    }
+    return undefined;
   }
 
   newPart(kind: string): PartBuilder {
@@ -199,8 +247,17 @@ class Walk {
         break;
       case 'function_definition': {
         const name = node.childForFieldName('name');
-        if (name !== null) this.functions.set(evaluateWord(name).value ?? name.text, node.endIndex);
-        this.visitChildren(node, PLAIN);
+        const fname = name === null ? undefined : (evaluateWord(name).value ?? name.text);
+        if (fname !== undefined) {
+          this.functions.set(fname, node.endIndex);
+          if (!this.calls.has(fname)) this.calls.set(fname, new Set());
+          this.defining.push(fname);
+        }
+        try {
+          this.visitChildren(node, PLAIN);
+        } finally {
+          if (fname !== undefined) this.defining.pop();
+        }
         break;
       }
       case 'command_substitution':
@@ -448,8 +505,33 @@ class Walk {
       return;
     }
     const nameWord = nameNode.type === 'command_name' ? (nameNode.namedChild(0) ?? nameNode) : nameNode;
-    const argv = [this.word(nameWord), ...argNodes.map((n) => this.word(n))];
+    const argv = this.words([nameWord, ...argNodes]);
     this.exec(argv, part, { piped: ctx.piped, stdin }, 0, node.startIndex);
+  }
+
+  /**
+   * The words of a command. tree-sitter-bash splits a word at a backtick substitution that
+   * has text on both sides (`/proc/`pidof x`/environ` becomes `/proc/` and `` `pidof x`/environ ``);
+   * bash keeps one word wherever no blank separates the pieces, so adjacent nodes are joined.
+   */
+  private words(nodes: readonly Node[]): Word[] {
+    const out: Word[] = [];
+    let end = -1;
+    for (const n of nodes) {
+      const w = this.word(n);
+      const prev = out[out.length - 1];
+      if (prev !== undefined && n.startIndex === end) {
+        out[out.length - 1] = {
+          value: prev.value === null || w.value === null ? null : prev.value + w.value,
+          raw: prev.raw + w.raw,
+          pattern: prev.pattern || w.pattern,
+        };
+      } else {
+        out.push(w);
+      }
+      end = n.endIndex;
+    }
+    return out;
   }
 
   /** Classify one simple command given as words; wrappers call back into this. */
@@ -485,6 +567,8 @@ class Walk {
       part.unknown('empty program name');
       return;
     }
+    const caller = this.defining[this.defining.length - 1];
+    if (caller !== undefined) this.calls.get(caller)?.add(prog);
     // A shell function defined earlier in the same input: its body has been analysed already.
     const fn = this.functions.get(prog);
     if (level === 0 && fn !== undefined && fn <= position) {

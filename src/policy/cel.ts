@@ -104,6 +104,7 @@ export class IntentVar {
   #tables?: string[];
   #tablesRead?: string[];
   #tablesWritten?: string[];
+  #names?: [string[], string[], string[]];
   #paths?: string[];
   #pathsRead?: string[];
   #pathsWritten?: string[];
@@ -131,6 +132,27 @@ export class IntentVar {
   }
   get tables_written(): string[] {
     return (this.#tablesWritten ??= uniq(this.#intent.objects.tables.filter((t) => t.access === 'write').map(tableName)));
+  }
+  /**
+   * Table names without their schema: `DELETE FROM public.orders` and `DELETE FROM orders`
+   * both give "orders", so a rule on a table cannot be dodged by qualifying its name.
+   */
+  get table_names(): string[] {
+    return this.names()[0];
+  }
+  get table_names_read(): string[] {
+    return this.names()[1];
+  }
+  get table_names_written(): string[] {
+    return this.names()[2];
+  }
+  private names(): [string[], string[], string[]] {
+    const tables = this.#intent.objects.tables;
+    return (this.#names ??= [
+      uniq(tables.map((t) => t.name)),
+      uniq(tables.filter((t) => t.access === 'read').map((t) => t.name)),
+      uniq(tables.filter((t) => t.access === 'write').map((t) => t.name)),
+    ]);
   }
   get programs(): readonly string[] {
     return this.#intent.objects.programs;
@@ -281,6 +303,9 @@ export function activationToJSON(a: Activation): Record<string, unknown> {
       tables: i.tables,
       tables_read: i.tables_read,
       tables_written: i.tables_written,
+      table_names: i.table_names,
+      table_names_read: i.table_names_read,
+      table_names_written: i.table_names_written,
       programs: [...i.programs],
       paths: i.paths,
       paths_read: i.paths_read,
@@ -311,6 +336,9 @@ const env = new Environment({ limits: { maxAstNodes: 2000, maxDepth: 64 } })
       tables: 'list<string>',
       tables_read: 'list<string>',
       tables_written: 'list<string>',
+      table_names: 'list<string>',
+      table_names_read: 'list<string>',
+      table_names_written: 'list<string>',
       programs: 'list<string>',
       paths: 'list<string>',
       paths_read: 'list<string>',

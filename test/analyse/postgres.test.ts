@@ -134,6 +134,11 @@ const writes: Case[] = [
   ['UPDATE t SET a = 1 WHERE CURRENT OF c', 'write', { not: ['no_where'] }],
   ['DELETE FROM t WHERE id = 1', 'write', { kinds: ['DELETE'], onlyTables: ['w:t'] }],
   ['DELETE FROM public.t', 'write', { flags: ['no_where'], onlyTables: ['w:public.t'] }],
+  // Names as the server resolves them; the schema only when written.
+  ['DELETE FROM Accounts WHERE id = 1', 'write', { onlyTables: ['w:accounts'] }],
+  ['DELETE FROM PUBLIC.Accounts WHERE id = 1', 'write', { onlyTables: ['w:public.accounts'] }],
+  ['DELETE FROM mydb.public.accounts WHERE id = 1', 'write', { onlyTables: ['w:public.accounts'] }],
+  ['UPDATE "Public"."Accounts" SET a = 1 WHERE id = 1', 'write', { onlyTables: ['w:Public.Accounts'] }],
   ['DELETE FROM t USING u WHERE t.id = u.id', 'write', { onlyTables: ['w:t', 'r:u'] }],
   ['MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET a = s.a WHEN NOT MATCHED THEN INSERT VALUES (s.id)', 'write', { kinds: ['MERGE'], onlyTables: ['w:t', 'r:s'] }],
   ['MERGE INTO t USING (SELECT * FROM s) q ON t.id = q.id WHEN MATCHED THEN DELETE', 'write', { onlyTables: ['w:t', 'r:s'] }],
@@ -168,6 +173,64 @@ const writes: Case[] = [
   ['EXPLAIN (ANALYSE) DELETE FROM t', 'write', { flags: ['explain_analyze'] }],
   ['EXPLAIN ANALYSE DELETE FROM t', 'write', { flags: ['explain_analyze'] }],
   ["SELECT nextval('s') FROM generate_series(1, 3)", 'write'],
+];
+
+// Whole-table writes written with a condition that does not pick rows of the target.
+const wholeTable: Case[] = [
+  ['DELETE FROM t WHERE true', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE 1=1', 'write', { flags: ['no_where'] }],
+  ["DELETE FROM t WHERE 't'", 'write', { flags: ['no_where'] }],
+  ["DELETE FROM t WHERE 'yes'::boolean", 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE NOT false', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE 1 = 1 OR id = 3', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE id = 3 OR true', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE true AND 2 > 1', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE (1 = 1)', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE false', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE $1', 'write', { flags: ['no_where'] }],
+  ["DELETE FROM t WHERE now() > '2000-01-01'", 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE EXISTS (SELECT * FROM u)', 'write', { flags: ['no_where'], onlyTables: ['w:t', 'r:u'] }],
+  ['DELETE FROM t WHERE (SELECT count(*) FROM u) > 0', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t USING u WHERE u.x = 1', 'write', { flags: ['no_where'] }],
+  ['UPDATE t SET a = 1 WHERE true', 'write', { flags: ['no_where'] }],
+  ['UPDATE t SET a = u.a FROM u WHERE u.id = 1', 'write', { flags: ['no_where'] }],
+  ['UPDATE public.t SET a = 1 WHERE 1 = 1', 'write', { flags: ['no_where'], onlyTables: ['w:public.t'] }],
+  ['EXPLAIN ANALYZE DELETE FROM t WHERE true', 'write', { flags: ['no_where', 'explain_analyze'] }],
+  ['WITH d AS (DELETE FROM t WHERE 1 = 1 RETURNING *) SELECT * FROM d', 'write', { flags: ['no_where', 'data_modifying_cte'] }],
+  // A column compared with itself, or tested for both NULL and NOT NULL.
+  ['DELETE FROM t WHERE id = id', 'write', { flags: ['no_where'] }],
+  ['UPDATE t SET a = 1 WHERE a = a', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE t.id >= t.id', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t AS x WHERE x.id = x.id', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE a IS NOT DISTINCT FROM a', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE a IS NULL OR a IS NOT NULL', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE lower(a) = lower(a)', 'write', { flags: ['no_where'] }],
+  ['DELETE FROM t WHERE id = id AND 1 = 1', 'write', { flags: ['no_where'] }],
+  // MERGE: a join condition that does not pick target rows, and NOT MATCHED BY SOURCE.
+  ['MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE', 'write', { flags: ['no_where'] }],
+  ['MERGE INTO t USING s ON true WHEN MATCHED THEN UPDATE SET a = 1', 'write', { flags: ['no_where'] }],
+  ['MERGE INTO t USING s ON s.id = 1 WHEN MATCHED THEN DELETE', 'write', { flags: ['no_where'] }],
+  ['MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED BY SOURCE THEN DELETE', 'write', { flags: ['no_where'] }],
+  // Real conditions keep their rows.
+  ['DELETE FROM t WHERE id = 3', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE id IN (SELECT id FROM u)', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE created_at < now()', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE id IS NOT NULL', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE deleted_at IS NOT NULL', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE 1 = 1 AND id = 3', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE false OR id = 3', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE NOT (id = 3)', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE id = $1', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE a = b', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t x WHERE x.id = 3', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t USING u WHERE t.id = u.id', 'write', { not: ['no_where'] }],
+  ['DELETE FROM t WHERE EXISTS (SELECT 1 FROM u WHERE u.tid = t.id)', 'write', { not: ['no_where'] }],
+  ['UPDATE t SET a = 1 WHERE a = b OR a = c', 'write', { not: ['no_where'] }],
+  ['UPDATE t SET a = 1 WHERE CURRENT OF c', 'write', { not: ['no_where'] }],
+  ['MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN DELETE', 'write', { not: ['no_where'] }],
+  ['MERGE INTO t USING s ON true WHEN MATCHED AND t.k = 2 THEN DELETE', 'write', { not: ['no_where'] }],
+  ['MERGE INTO t USING s ON t.id = s.id WHEN NOT MATCHED BY SOURCE AND t.a = 1 THEN DELETE', 'write', { not: ['no_where'] }],
+  ['MERGE INTO t USING s ON true WHEN NOT MATCHED THEN INSERT VALUES (1)', 'write', { not: ['no_where'] }],
 ];
 
 // Data-modifying statements disguised inside reads.
@@ -283,6 +346,12 @@ const privilege: Case[] = [
 ];
 
 const admin: Case[] = [
+  // Two-phase commit: PREPARE TRANSACTION keeps locks beyond the session; COMMIT/ROLLBACK
+  // PREPARED finish any session's prepared transaction.
+  ["PREPARE TRANSACTION 'x'", 'admin', { kinds: ['PREPARE TRANSACTION'], flags: ['prepared_transaction'] }],
+  ["COMMIT PREPARED 'x'", 'admin', { kinds: ['COMMIT PREPARED'], flags: ['prepared_transaction'] }],
+  ["ROLLBACK PREPARED 'x'", 'admin', { kinds: ['ROLLBACK PREPARED'], flags: ['prepared_transaction'] }],
+  ["BEGIN; UPDATE t SET a = 1 WHERE id = 1; PREPARE TRANSACTION 'tx1'", 'admin', { flags: ['multi_statement', 'prepared_transaction'] }],
   ["ALTER SYSTEM SET work_mem = '1GB'", 'admin'],
   ['ALTER SYSTEM RESET ALL', 'admin'],
   ['VACUUM', 'admin', { kinds: ['VACUUM'] }],
@@ -396,9 +465,6 @@ const transaction: Case[] = [
   ['SAVEPOINT s1', 'transaction', { kinds: ['SAVEPOINT'] }],
   ['RELEASE SAVEPOINT s1', 'transaction'],
   ['ROLLBACK TO SAVEPOINT s1', 'transaction'],
-  ["PREPARE TRANSACTION 'x'", 'transaction'],
-  ["COMMIT PREPARED 'x'", 'transaction'],
-  ["ROLLBACK PREPARED 'x'", 'transaction'],
   ['SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', 'transaction'],
   ['SET TRANSACTION READ WRITE', 'transaction', { flags: ['read_write'] }],
   ['SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY', 'transaction'],
@@ -466,6 +532,7 @@ describe('postgres analyser', () => {
     ['reads', reads],
     ['look-alikes', lookAlikes],
     ['writes', writes],
+    ['whole-table writes', wholeTable],
     ['data-modifying CTEs', cteWrites],
     ['schema', schema],
     ['privilege', privilege],

