@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import type { Intent } from '../../src/gate/types.js';
 import { compilePolicy, DEFAULT_DENY_RULE, type RuleConfig } from '../../src/policy/index.js';
 import { action, alice, bob, bot, intentOf, part, sql, type ActionSpec } from './helpers.js';
 
@@ -309,7 +310,7 @@ describe('table names without schema', () => {
       connection: { name: 'db', kind: 'postgres', labels: {} },
       door: 'api',
       command: 'DELETE FROM accounts WHERE id = 1',
-      intent: structuredClone(intent(schema)) as unknown as import('../../src/gate/types.js').Intent,
+      intent: structuredClone(intent(schema)) as unknown as Intent,
     });
     assert.equal(policy.decide(action()).rule, 'protect-accounts');
     assert.equal(policy.decide(action('public')).rule, 'protect-accounts');
