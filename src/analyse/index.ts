@@ -6,24 +6,38 @@ import { CachingAnalyser, LruCache, type LruCacheOptions } from './cache.js';
 import { unknownIntent } from './intent.js';
 import { createPostgresAnalyser, type PostgresAnalyserOptions } from './postgres.js';
 import { createShellAnalyser, type ShellAnalyserOptions } from './shell.js';
+import { createMysqlAnalyser, type MysqlAnalyserOptions } from './mysql.js';
+import { createHttpAnalyser, type HttpAnalyserOptions } from './http.js';
 
 export type { Analyser, AnalysisSession } from './analyser.js';
 export { CachingAnalyser, LruCache } from './cache.js';
 export { PostgresAnalyser, createPostgresAnalyser, MAX_POSTGRES_INPUT } from './postgres.js';
 export { ShellAnalyser, createShellAnalyser, MAX_SHELL_INPUT } from './shell.js';
+export { createMysqlAnalyser, MAX_MYSQL_INPUT } from './mysql.js';
+export { createHttpAnalyser, MAX_HTTP_INPUT } from './http.js';
 
 export interface AnalysersOptions {
   postgres?: PostgresAnalyserOptions;
   shell?: ShellAnalyserOptions;
+  mysql?: MysqlAnalyserOptions;
+  http?: HttpAnalyserOptions;
   /** Bounds of the cache each analyser gets. */
   cache?: LruCacheOptions;
 }
 
-/** Analysers by language (`postgres`, `shell`), each behind its own cache. */
+/** The languages Sluice analyses. */
+export const LANGUAGES = ['postgres', 'mysql', 'shell', 'http'] as const;
+
+/** Analysers by language (`postgres`, `mysql`, `shell`, `http`), each behind its own cache. */
 export async function createAnalysers(options: AnalysersOptions = {}): Promise<Map<string, Analyser>> {
-  const [postgres, shell] = await Promise.all([createPostgresAnalyser(options.postgres), createShellAnalyser(options.shell)]);
+  const analysers = await Promise.all([
+    createPostgresAnalyser(options.postgres),
+    createMysqlAnalyser(options.mysql),
+    createShellAnalyser(options.shell),
+    createHttpAnalyser(options.http),
+  ]);
   const map = new Map<string, Analyser>();
-  for (const a of [postgres, shell]) map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache)));
+  for (const a of analysers) map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache)));
   return map;
 }
 
@@ -31,6 +45,12 @@ export async function createAnalysers(options: AnalysersOptions = {}): Promise<M
 const KIND_LANGUAGE: Record<string, string> = {
   postgres: 'postgres',
   postgresql: 'postgres',
+  mysql: 'mysql',
+  mariadb: 'mysql',
+  http: 'http',
+  https: 'http',
+  kubernetes: 'http',
+  k8s: 'http',
   shell: 'shell',
   ssh: 'shell',
   exec: 'shell',

@@ -1,4 +1,4 @@
-// `sluice analyse --kind postgres|shell -- TEXT`: print the Intent the gate would see.
+// `sluice analyse --kind postgres|mysql|shell|http -- TEXT`: print the Intent the gate would see.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { createAnalysers } from '../analyse/index.js';
@@ -9,7 +9,7 @@ export function registerAnalyse(program: Command): void {
     .command('analyse')
     .alias('analyze')
     .description('print the intent of a command as JSON (class, objects, risk flags)')
-    .requiredOption('--kind <kind>', 'postgres or shell')
+    .requiredOption('--kind <kind>', 'postgres, mysql, shell or http')
     .option('--jsonl', 'read {"command": ...} lines (or plain lines) from stdin')
     .argument('[command...]', 'the command (after --)')
     .action(async (words: string[], options: { kind: string; jsonl?: boolean }) => {

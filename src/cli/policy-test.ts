@@ -2,7 +2,7 @@
 // With --jsonl it reads many commands from stdin, one decision per output line.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { createAnalysers } from '../analyse/index.js';
+import { createAnalysers, LANGUAGES } from '../analyse/index.js';
 import type { Analyser } from '../analyse/analyser.js';
 import type { LoadedConfig } from '../config/load.js';
 import { Gate } from '../gate/gate.js';
@@ -21,7 +21,8 @@ interface PolicyTestOptions {
   jsonl?: boolean;
 }
 
-const KINDS = ['postgres', 'shell'];
+// Connection kinds `--kind` accepts: one per analysed language.
+const KINDS: readonly string[] = LANGUAGES;
 
 interface Target {
   policy: PolicyDecider;

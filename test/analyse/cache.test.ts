@@ -121,19 +121,21 @@ describe('CachingAnalyser', () => {
 });
 
 describe('analyser registry', () => {
-  it('creates cached analysers for postgres and shell and maps connection kinds to them', async () => {
+  it('creates cached analysers for every language and maps connection kinds to them', async () => {
     const analysers = await createAnalysers();
-    assert.deepEqual([...analysers.keys()].sort(), ['postgres', 'shell']);
-    assert.ok(analysers.get('postgres') instanceof CachingAnalyser);
+    assert.deepEqual([...analysers.keys()].sort(), ['http', 'mysql', 'postgres', 'shell']);
+    for (const analyser of analysers.values()) assert.ok(analyser instanceof CachingAnalyser);
     assert.equal(analyserForKind(analysers, 'postgres').analyse('DELETE FROM t').class, 'write');
     assert.equal(analyserForKind(analysers, 'PostgreSQL').language, 'postgres');
     assert.equal(analyserForKind(analysers, 'shell').analyse('rm x').class, 'write');
     assert.equal(analyserForKind(analysers, 'ssh').language, 'shell');
-    const other = analyserForKind(analysers, 'mysql');
+    assert.equal(analyserForKind(analysers, 'mariadb').analyse('/*!DELETE FROM t*/').class, 'write');
+    assert.equal(analyserForKind(analysers, 'kubernetes').analyse('GET /api/v1/namespaces/a/pods').class, 'read');
+    const other = analyserForKind(analysers, 'oracle');
     assert.ok(other instanceof UnknownAnalyser);
     const i = other.analyse('SELECT 1');
     assert.equal(i.class, 'unknown');
     assert.match(i.error ?? '', /no analyser/);
-    assert.equal(languageForKind('http'), undefined);
+    assert.equal(languageForKind('oracle'), undefined);
   });
 });
