@@ -29,6 +29,7 @@ import {
   type SqlMode,
 } from './mysql-lexer.js';
 import { beforeGrammar, type StatementContext } from './mysql-statements.js';
+import { arr, isNodeKey, obj, str, type Json } from './json-tree.js';
 
 export type { ServerProfile, SqlMode } from './mysql-lexer.js';
 export type { FunctionEffect } from './mysql-functions.js';
@@ -86,7 +87,6 @@ export interface MysqlAnalysisSession extends AnalysisSession {
 /** The lexing state between statements: a known mode, or one the analyser cannot follow. */
 type ModeState = SqlMode | 'unknown' | 'unsupported';
 
-type Json = Record<string, unknown>;
 
 interface Env {
   access: 'read' | 'write';
@@ -145,22 +145,9 @@ const PASSIVE = new Set([
 /** DROP of these object types names relations, which are reported as written tables. */
 const DROP_RELATIONS = new Set(['Table', 'View', 'Index', 'Sequence', 'MaterializedView']);
 
-function isVariant(key: string): boolean {
-  const c = key.charCodeAt(0);
-  return c >= 65 && c <= 90;
-}
 
-function obj(v: unknown): Json | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-}
 
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** The parts of an ObjectName (`[{Identifier: {value}}]` or plain idents), or undefined. */
 function nameParts(v: unknown): string[] | undefined {
@@ -235,7 +222,7 @@ class Walker {
     for (const key in o) {
       if (skip?.has(key) === true || IGNORED_FIELDS.has(key) || key.endsWith('_token')) continue;
       const child = o[key];
-      if (isVariant(key)) this.node(key, child, env);
+      if (isNodeKey(key)) this.node(key, child, env);
       else if (child !== null && typeof child === 'object') this.visit(child, env);
     }
   }

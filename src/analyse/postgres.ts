@@ -18,6 +18,7 @@ import {
   type FunctionEffect,
 } from './postgres-functions.js';
 import { settingEffect } from './postgres-settings.js';
+import { arr, isNodeKey, obj, str, type Json } from './json-tree.js';
 
 const LANGUAGE = 'postgres';
 
@@ -54,7 +55,6 @@ export interface CacheableResult {
 }
 
 /** Parse-tree objects are plain JSON. */
-type Json = Record<string, unknown>;
 
 interface Env {
   /** Access recorded for a table reference found in this position. */
@@ -131,22 +131,9 @@ const DROP_RELATIONS = new Set(['OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW',
 /** ALTER TABLE subcommands that change who may see or change rows. */
 const PRIVILEGE_AT = new Set(['AT_ChangeOwner', 'AT_EnableRowSecurity', 'AT_DisableRowSecurity', 'AT_ForceRowSecurity', 'AT_NoForceRowSecurity']);
 
-function isNodeKey(key: string): boolean {
-  const c = key.charCodeAt(0);
-  return c >= 65 && c <= 90;
-}
 
-function obj(v: unknown): Json | undefined {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : undefined;
-}
 
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
 
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
 
 /** The names in a list of String nodes, or undefined if any element is something else. */
 function names(list: unknown): string[] | undefined {
