@@ -2,15 +2,29 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { PolicyDecider } from '../gate/types.js';
 import { loadConfigFile } from '../config/load.js';
+import { dirname, resolve } from 'node:path';
+import { parseStoreUrl } from '../store/open.js';
+import { startPostgresDoor, type PostgresDoor, type PostgresDoorTls } from '../doors/postgres/index.js';
 import { startApi, type ApiServer } from '../server/api.js';
 import { createMetrics } from '../server/metrics.js';
 import { PolicyHolder } from '../policy/index.js';
 import { log } from '../util/log.js';
-import { startRuntime, type Runtime } from './runtime.js';
+import { resolveStoreUrl, startRuntime, type Runtime } from './runtime.js';
 
 /** A loaded config in the shape the policy watcher holds. */
 interface ReloadedConfig extends PolicyDecider {
   loaded: LoadedConfig;
+}
+
+/** The generated certificate lives beside the embedded store (or in .sluice/ next to the config). */
+function doorTls(option: 'self-signed' | false | { cert_file: string; key_file: string }, loaded: LoadedConfig): PostgresDoorTls {
+  const baseDir = loaded.baseDir;
+  if (option === false) return false;
+  if (option === 'self-signed') {
+    const store = parseStoreUrl(resolveStoreUrl(loaded.config.store.url, baseDir));
+    return { selfSignedDir: store.kind === 'sqlite' ? dirname(store.path) : resolve(baseDir, '.sluice') };
+  }
+  return { certFile: resolve(baseDir, option.cert_file), keyFile: resolve(baseDir, option.key_file) };
 }
 
 function asDecider(loaded: LoadedConfig): ReloadedConfig {
@@ -20,6 +34,8 @@ function asDecider(loaded: LoadedConfig): ReloadedConfig {
 export interface RunningSluice {
   runtime: Runtime;
   api: ApiServer;
+  /** The PostgreSQL door, when `listeners.postgres` is configured. */
+  postgres?: PostgresDoor;
   stop(): Promise<void>;
 }
 
@@ -44,6 +60,27 @@ export async function startSluice(loaded: LoadedConfig, options: { apiAddress?: 
     throw error;
   }
 
+  let postgres: PostgresDoor | undefined;
+  const pgListener = loaded.config.listeners.postgres;
+  if (pgListener) {
+    try {
+      postgres = await startPostgresDoor(runtime, {
+        address: parseAddress(pgListener.address),
+        tls: doorTls(pgListener.tls, loaded),
+        plaintextPassword: pgListener.plaintext_password,
+        maxConnections: pgListener.max_connections,
+        ...(pgListener.idle_timeout !== undefined ? { idleTimeoutMs: pgListener.idle_timeout } : {}),
+      });
+    } catch (error) {
+      await api.close();
+      await runtime.close();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new Error(`the PostgreSQL door address ${pgListener.address} is in use; set listeners.postgres.address`);
+      }
+      throw error;
+    }
+  }
+
   let holder: PolicyHolder<ReloadedConfig> | undefined;
   if (options.watch) {
     // The config reloads when the file changes; a broken file keeps the last good one.
@@ -66,8 +103,10 @@ export async function startSluice(loaded: LoadedConfig, options: { apiAddress?: 
   return {
     runtime,
     api,
+    ...(postgres ? { postgres } : {}),
     async stop() {
       holder?.close();
+      await postgres?.close();
       await api.close();
       await runtime.close();
     },

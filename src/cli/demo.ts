@@ -15,6 +15,7 @@ import { untilSignal } from './up.js';
 interface DemoOptions {
   json?: boolean;
   port: string;
+  pgPort: string;
   dir: string;
 }
 
@@ -24,6 +25,7 @@ export function registerDemo(program: Command): void {
     .description('run Sluice on embedded defaults: a demo database, a shell connection, demo keys')
     .option('--json', 'print the demo facts as one JSON object')
     .option('--port <port>', 'API port on 127.0.0.1 (0 picks a free one)', '8080')
+    .option('--pg-port <port>', 'PostgreSQL door port on 127.0.0.1 (0 picks a free one)', '15432')
     .option('--dir <dir>', 'where the demo keeps its store and files', '.sluice')
     .action(async (options: DemoOptions) => {
       const started = performance.now();
@@ -34,7 +36,7 @@ export function registerDemo(program: Command): void {
 
       const database = await startDemoDatabase();
       const configFile = join(dir, 'demo.yaml');
-      const configText = demoConfig({ dir, filesDir, dbPort: database.port, dbHost: database.host, dbName: database.database, dbUser: database.user, apiPort: Number(options.port) });
+      const configText = demoConfig({ dir, filesDir, dbPort: database.port, dbHost: database.host, dbName: database.database, dbUser: database.user, apiPort: Number(options.port), pgPort: Number(options.pgPort) });
       writeFileSync(configFile, configText, { mode: 0o600 });
       const loaded = loadConfigText(configText, configFile, dir);
 
@@ -58,8 +60,10 @@ export function registerDemo(program: Command): void {
         await ledger.append({ kind: 'key', principal: created.record.principal, detail: { event: 'created', keyId: created.record.id, by: 'sluice demo' } });
       }
 
+      const pg = running.postgres!.address;
       const facts = {
         api_url: running.api.url,
+        postgres: { host: pg.host, port: pg.port, database: 'demo-db', user: 'demo-agent', url: `postgres://demo-agent@${pg.host}:${pg.port}/demo-db?sslmode=require` },
         config_file: configFile,
         store: loaded.config.store.url,
         connections: {
@@ -71,7 +75,7 @@ export function registerDemo(program: Command): void {
         started_in_ms: Math.round(performance.now() - started),
       };
       if (options.json) process.stdout.write(`${JSON.stringify(facts)}\n`);
-      else process.stdout.write(guide(facts.api_url, configFile, agent.key, admin.key, facts.started_in_ms));
+      else process.stdout.write(guide(facts.api_url, configFile, agent.key, admin.key, facts.started_in_ms, pg));
       log.info({ api: running.api.url }, 'demo is up; Ctrl-C stops it');
 
       await untilSignal({
@@ -84,10 +88,10 @@ export function registerDemo(program: Command): void {
     });
 }
 
-function demoConfig(o: { dir: string; filesDir: string; dbHost: string; dbPort: number; dbName: string; dbUser: string; apiPort: number }): string {
+function demoConfig(o: { dir: string; filesDir: string; dbHost: string; dbPort: number; dbName: string; dbUser: string; apiPort: number; pgPort: number }): string {
   const config = {
     store: { url: `sqlite:${join(o.dir, 'sluice.db')}` },
-    listeners: { api: { address: `127.0.0.1:${o.apiPort}` } },
+    listeners: { api: { address: `127.0.0.1:${o.apiPort}` }, postgres: { address: `127.0.0.1:${o.pgPort}`, tls: 'self-signed' } },
     identities: {
       'demo-user': { kind: 'human', groups: ['staff'] },
       'demo-agent': { kind: 'agent', groups: ['agents'], on_behalf_of: 'demo-user' },
@@ -144,13 +148,14 @@ function writeSampleFiles(dir: string): void {
   writeFileSync(join(dir, 'notes.md'), '# Notes\n- rotate the API keys monthly\n- order 2 was refunded\n');
 }
 
-function guide(api: string, configFile: string, agentKey: string, adminKey: string, ms: number): string {
+function guide(api: string, configFile: string, agentKey: string, adminKey: string, ms: number, pg: { host: string; port: number }): string {
   const cli = `npx sluice --config ${configFile}`;
   const q = (sql: string) => `curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-db","command":"${sql}"}'`;
   return `
 Sluice demo is running (started in ${ms} ms). Ctrl-C stops it.
 
   API          ${api}
+  PostgreSQL   ${pg.host}:${pg.port} (psql, drivers and pgbench; database = connection name)
   config       ${configFile}
   connections  demo-db (PostgreSQL, policy "guarded", emails/phones/cards masked)
                demo-shell (shell in the demo-files folder, policy "read-only")
@@ -170,6 +175,9 @@ Try, in another terminal:
   ${q("UPDATE orders SET status = '\\''refunded'\\'' WHERE id = 7")}
   ${cli} reviews list
   ${cli} reviews approve <review id>
+
+  # the same through the PostgreSQL door, with psql (the password is the key)
+  PGPASSWORD=$AGENT psql "host=${pg.host} port=${pg.port} dbname=demo-db user=demo-agent sslmode=require" -c "SELECT name, email FROM customers LIMIT 3" -c "DELETE FROM orders"
 
   # the shell connection is read-only: ls runs, rm is denied
   curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-shell","command":"ls -l && cat README.txt"}'

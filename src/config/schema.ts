@@ -161,6 +161,21 @@ export const configSchema = z
           })
           .strict()
           .default({ address: '127.0.0.1:8080', max_body: 1024 * 1024 }),
+        /** The PostgreSQL door: psql, drivers and pgbench connect here. Off unless configured. */
+        postgres: z
+          .object({
+            address: address.default('127.0.0.1:15432'),
+            /** `self-signed` (default: generated on first start under .sluice/), PEM files, or false. */
+            tls: z
+              .union([z.literal(false), z.literal('self-signed'), z.object({ cert_file: z.string().min(1), key_file: z.string().min(1) }).strict()])
+              .default('self-signed'),
+            /** When an API key may be sent as a cleartext password outside TLS. */
+            plaintext_password: z.enum(['loopback', 'always', 'never']).default('loopback'),
+            max_connections: z.number().int().min(1).max(10_000).default(100),
+            idle_timeout: duration.optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .default({ api: { address: '127.0.0.1:8080', max_body: 1024 * 1024 } }),

@@ -228,7 +228,7 @@ describe('sluice CLI', () => {
 describe('sluice demo', () => {
   it('starts with no servers, serves the API, and stops cleanly on SIGINT', async () => {
     const dir = tempDir('sluice-demo-');
-    const child = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--dir', join(dir.path, 'state')], {
+    const child = spawn(process.execPath, [BIN, 'demo', '--json', '--port', '0', '--pg-port', '0', '--dir', join(dir.path, 'state')], {
       cwd: dir.path,
       env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -268,6 +268,14 @@ describe('sluice demo', () => {
       assert.equal(shell.status, 200);
       assert.match(shell.body.result.stdout, /demo shell/);
       assert.equal((await ask('demo-shell', 'rm README.txt')).status, 403);
+
+      // The same database through the PostgreSQL door, with psql over TLS; the key is the password.
+      const psql = await execFileAsync(
+        'psql',
+        [`host=${facts.postgres.host} port=${facts.postgres.port} dbname=demo-db user=demo-agent sslmode=require`, '-At', '-c', 'SELECT email FROM customers ORDER BY id LIMIT 1'],
+        { env: { ...process.env, PGPASSWORD: facts.agent.key } },
+      );
+      assert.match(psql.stdout.trim(), /^\*{4}\.\w+$/, 'masked through the door too');
 
       // A targeted write is held; a human approves it with the CLI from another process.
       const held = ask('demo-db', "UPDATE orders SET status = 'refunded' WHERE id = 7");

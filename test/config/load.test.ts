@@ -142,6 +142,14 @@ describe('config loading', () => {
     assert.match(loaded.warnings[0]!, /connections\.sh: .*set run_as/);
   });
 
+  it('configures the PostgreSQL door only when asked, with safe defaults', () => {
+    assert.equal(load('').config.listeners.postgres, undefined);
+    const door = load('listeners:\n  postgres: {}\n').config.listeners.postgres!;
+    assert.deepEqual(door, { address: '127.0.0.1:15432', tls: 'self-signed', plaintext_password: 'loopback', max_connections: 100 });
+    const issues = issuesOf('listeners:\n  postgres: { tls: { cert: x.pem } }\n');
+    assert.match(issues[0]!.path, /^listeners\.postgres\.tls/);
+  });
+
   it('reports a bad duration', () => {
     const issues = issuesOf(VALID.replace('timeout: 5s', 'timeout: soon'));
     assert.equal(issues[0]!.path, 'connections.sh.timeout');
