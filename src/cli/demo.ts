@@ -63,7 +63,7 @@ export function registerDemo(program: Command): void {
       const pg = running.postgres!.address;
       const facts = {
         api_url: running.api.url,
-        postgres: { host: pg.host, port: pg.port, database: 'demo-db', user: 'demo-agent', url: `postgres://demo-agent@${pg.host}:${pg.port}/demo-db?sslmode=require` },
+        postgres: { host: pg.host, port: pg.port, database: 'demo-db', user: 'demo-agent', url: `postgresql://demo-agent:${encodeURIComponent(agent.key)}@${pg.host}:${pg.port}/demo-db?sslmode=require` },
         config_file: configFile,
         store: loaded.config.store.url,
         connections: {
@@ -91,7 +91,7 @@ export function registerDemo(program: Command): void {
 function demoConfig(o: { dir: string; filesDir: string; dbHost: string; dbPort: number; dbName: string; dbUser: string; apiPort: number; pgPort: number }): string {
   const config = {
     store: { url: `sqlite:${join(o.dir, 'sluice.db')}` },
-    listeners: { api: { address: `127.0.0.1:${o.apiPort}` }, postgres: { address: `127.0.0.1:${o.pgPort}`, tls: 'self-signed' } },
+    listeners: { api: { address: `127.0.0.1:${o.apiPort}` }, postgres: { address: `127.0.0.1:${o.pgPort}`, tls: 'self-signed', max_connections: 3 } },
     identities: {
       'demo-user': { kind: 'human', groups: ['staff'] },
       'demo-agent': { kind: 'agent', groups: ['agents'], on_behalf_of: 'demo-user' },

@@ -276,6 +276,8 @@ describe('sluice demo', () => {
         { env: { ...process.env, PGPASSWORD: facts.agent.key } },
       );
       assert.match(psql.stdout.trim(), /^\*{4}\.\w+$/, 'masked through the door too');
+      const byUrl = await execFileAsync('psql', [facts.postgres.url, '-At', '-c', 'SELECT count(*) FROM orders'], { env: { ...process.env, PGPASSWORD: '' } });
+      assert.match(byUrl.stdout.trim(), /^\d+$/, 'the printed URL works as it is');
 
       // A targeted write is held; a human approves it with the CLI from another process.
       const held = ask('demo-db', "UPDATE orders SET status = 'refunded' WHERE id = 7");
