@@ -2,10 +2,10 @@
 // Prints MySQL statements/s uncached (target >= 10,000/s on one core, like PostgreSQL) and
 // cached, and HTTP requests/s uncached.
 import { pathToFileURL } from 'node:url';
-import type { Analyser } from '../src/analyse/analyser.js';
 import { CachingAnalyser } from '../src/analyse/cache.js';
 import { createHttpAnalyser } from '../src/analyse/http.js';
 import { createMysqlAnalyser } from '../src/analyse/mysql.js';
+import { rate } from './analyse.js';
 
 /** Statements an application and an agent send to MySQL, literals varied so nothing repeats. */
 export function mysqlMix(n: number): string[] {
@@ -41,20 +41,6 @@ export function httpMix(n: number): string[] {
     (i) => `DELETE https://api.example.com/v1/carts/${i}`,
   ];
   return Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] as (i: number) => string)(i));
-}
-
-function rate(label: string, analyser: Analyser, inputs: string[], seconds: number): number {
-  for (let i = 0; i < Math.min(inputs.length, 2_000); i++) analyser.analyse(inputs[i] as string);
-  let done = 0;
-  const t0 = performance.now();
-  const deadline = t0 + seconds * 1000;
-  while (performance.now() < deadline) {
-    for (let k = 0; k < 500; k++) analyser.analyse(inputs[(done + k) % inputs.length] as string);
-    done += 500;
-  }
-  const perSecond = done / ((performance.now() - t0) / 1000);
-  console.log(`${label.padEnd(36)} ${Math.round(perSecond).toLocaleString('en-US').padStart(12)} /s`);
-  return perSecond;
 }
 
 export interface MysqlHttpBenchResult {

@@ -52,7 +52,8 @@ export function shellMix(n: number): string[] {
   return Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] as (i: number) => string)(i));
 }
 
-function rate(label: string, analyser: Analyser, inputs: string[], seconds: number): number {
+/** Analyses per second over `seconds`, after a warm-up; printed with its label. Shared by the analyser benches. */
+export function rate(label: string, analyser: Analyser, inputs: string[], seconds: number): number {
   // Warm up.
   for (let i = 0; i < Math.min(inputs.length, 2_000); i++) analyser.analyse(inputs[i] as string);
   let done = 0;

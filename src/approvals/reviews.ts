@@ -33,6 +33,11 @@ export interface AuditAppender {
   append(draft: AuditDraft): Promise<unknown>;
 }
 
+/** The verdict a settled review stands for; `otherwise` for states that are not a verdict. */
+function verdictOf(status: ReviewStatus, otherwise: ReviewVerdict): ReviewVerdict {
+  return status === 'approved' || status === 'rejected' || status === 'expired' || status === 'cancelled' ? status : otherwise;
+}
+
 export function commandHash(command: string): string {
   return createHash('sha256').update(command, 'utf8').digest('hex');
 }
@@ -79,7 +84,7 @@ export class StoreReviewHook implements ReviewHook {
     if (current.commandHash !== held.commandHash || current.commandHash !== commandHash(action.command)) {
       return { reviewId: held.id, status: 'rejected', note: 'the approved command does not match the held command' };
     }
-    const status: ReviewVerdict = current.status === 'approved' ? 'approved' : current.status === 'rejected' ? 'rejected' : current.status === 'expired' ? 'expired' : 'cancelled';
+    const status = verdictOf(current.status, 'cancelled');
     return { reviewId: held.id, status, ...(current.decidedBy ? { by: current.decidedBy } : {}), ...(current.note ? { note: current.note } : {}) };
   }
 
@@ -89,7 +94,7 @@ export class StoreReviewHook implements ReviewHook {
       // Someone decided in the same instant; their verdict stands.
       const current = await this.store.getReview(id);
       if (current && current.status !== 'pending') {
-        return { reviewId: id, status: current.status === 'approved' ? 'approved' : current.status === 'rejected' ? 'rejected' : status, ...(current.decidedBy ? { by: current.decidedBy } : {}) };
+        return { reviewId: id, status: verdictOf(current.status, status), ...(current.decidedBy ? { by: current.decidedBy } : {}) };
       }
     }
     await this.audit.append(reviewDraft(action, id, status, { note }));

@@ -1,6 +1,7 @@
 // `sluice keys create|list|revoke`
 import type { Command } from 'commander';
 import { AuditLedger } from '../audit/ledger.js';
+import { NAME } from '../config/schema.js';
 import { createKey, keyStatus } from '../identity/keys.js';
 import type { Store } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
@@ -34,7 +35,7 @@ export function registerKeys(program: Command, configOption: () => string | unde
       if (chosen.length !== 1) throw new CliError('give exactly one of --agent NAME, --human NAME, --service NAME');
       const kind = chosen[0]!;
       const principal = options[kind]!;
-      if (!/^[a-z0-9][a-z0-9._-]{0,62}$/i.test(principal)) throw new CliError(`"${principal}" is not a valid principal name`);
+      if (!NAME.test(principal)) throw new CliError(`"${principal}" is not a valid principal name`);
       if (options.onBehalfOf !== undefined && kind !== 'agent') throw new CliError('--on-behalf-of is only for agent keys');
       let ttlMs: number | undefined;
       try {

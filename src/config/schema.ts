@@ -4,7 +4,8 @@ import { z } from 'zod';
 import { parseDuration, parseSize } from '../util/units.js';
 import { policyConfigSchema } from '../policy/schema.js';
 
-const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
+/** Names of identities, connections, groups and profiles. */
+export const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const name = (what: string) =>
   z.string().regex(NAME, `${what} must start with a letter or digit and use only letters, digits, ".", "_" or "-" (max 63)`);
 
