@@ -1,11 +1,15 @@
 // Analyser throughput on a realistic mix:   node --import tsx bench/analyse.ts [seconds]
 // Prints statements/s for PostgreSQL uncached and cached, and shell commands/s uncached and
 // cached. Targets (one core): PostgreSQL >= 10,000/s uncached and >= 1,000,000/s cached;
-// shell >= 10,000/s uncached.
+// shell >= 10,000/s uncached. Then the shape cache (sql-shape.ts): statements that differ only
+// in literals, uncached against served by shape, interleaved over three rounds, plus what the
+// shape scan alone costs and the whole mix above through both cache levels.
 import { pathToFileURL } from 'node:url';
 import type { Analyser } from '../src/analyse/analyser.js';
 import { CachingAnalyser } from '../src/analyse/cache.js';
+import { unknownIntent } from '../src/analyse/intent.js';
 import { createPostgresAnalyser } from '../src/analyse/postgres.js';
+import { postgresShape } from '../src/analyse/sql-shape.js';
 import { createShellAnalyser } from '../src/analyse/shell.js';
 
 /** Statements an application and an agent send, with literals varied so nothing repeats. */
@@ -25,6 +29,20 @@ export function postgresMix(n: number): string[] {
     () => 'COMMIT',
     (i) => `SET statement_timeout = '${i % 60}s'`,
     (i) => `SELECT lower(name), coalesce(nickname, name), date_trunc('day', created_at) FROM users WHERE name ILIKE 'a${i}%'`,
+  ];
+  return Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] as (i: number) => string)(i));
+}
+
+/** Statements that repeat with other literals only, as pgbench and agents send them. */
+export function literalMix(n: number): string[] {
+  const shapes: ((i: number) => string)[] = [
+    (i) => `SELECT abalance FROM pgbench_accounts WHERE aid = ${(i * 7919) % 100_000 + 1};`,
+    (i) => `SELECT id, name, email FROM users WHERE id = ${i}`,
+    (i) => `SELECT * FROM orders WHERE customer_id = ${i} AND status = '${i % 2 === 0 ? 'open' : 'paid'}' ORDER BY created_at DESC LIMIT ${i % 50 + 1}`,
+    (i) => `SELECT p.id, p.name FROM products p WHERE p.id IN (${i}, ${i + 1}, ${i + 2}) AND p.active = 't'`,
+    (i) => `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> ${i}`,
+    (i) => `UPDATE accounts SET active = false WHERE id = ${i} RETURNING id`,
+    (i) => `DELETE FROM sessions WHERE token = 'tok-${i}'`,
   ];
   return Array.from({ length: n }, (_, i) => (shapes[i % shapes.length] as (i: number) => string)(i));
 }
@@ -73,6 +91,14 @@ export interface AnalyseBenchResult {
   postgresCached: number;
   shellUncached: number;
   shellCached: number;
+  /** Literal-varying statements: full analysis, and served by shape (medians of 3 rounds). */
+  literalUncached: number;
+  literalShapeHit: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
 }
 
 export async function runAnalyseBench(seconds = 3): Promise<AnalyseBenchResult> {
@@ -87,7 +113,29 @@ export async function runAnalyseBench(seconds = 3): Promise<AnalyseBenchResult> 
   const postgresCached = rate('postgres, cached (500 hot statements)', pgCached, hot, seconds);
   const shellUncached = rate('shell, uncached (distinct text)', sh, shInputs, seconds);
   const shellCached = rate('shell, cached (500 hot commands)', new CachingAnalyser(sh), shInputs.slice(0, 500), seconds);
-  return { postgresUncached, postgresCached, shellUncached, shellCached };
+  // Shape cache: every text distinct, so the exact-text level always misses.
+  const literal = literalMix(70_000);
+  const shapeOnly: Analyser = {
+    language: 'x',
+    analyse: (t) => (postgresShape(t) === undefined ? unknownIntent('x', 'no shape') : unknownIntent('x', 'shape')),
+  };
+  const uncached: number[] = [];
+  const hits: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    uncached.push(rate('postgres, literal-varying, uncached', pg, literal, seconds / 3));
+    // A fresh cache per round: the warm-up in rate() fills the shape level (7 shapes).
+    hits.push(rate('postgres, literal-varying, shape hits', new CachingAnalyser(pg, undefined, { shape: postgresShape }), literal, seconds / 3));
+  }
+  rate('shape scan alone (literal-varying)', shapeOnly, literal, seconds / 3);
+  const mixed = new CachingAnalyser(pg, undefined, { shape: postgresShape });
+  rate('postgres, mix above, text+shape cache', mixed, pgInputs, seconds);
+  const served = mixed.shapeCache?.hits ?? 0;
+  const asked = mixed.cache.hits + mixed.cache.misses;
+  console.log(`  mix served by shape: ${Math.round((100 * served) / Math.max(1, asked))}% of analyses (by exact text: ${Math.round((100 * mixed.cache.hits) / Math.max(1, asked))}%)`);
+  const literalUncached = median(uncached);
+  const literalShapeHit = median(hits);
+  console.log(`literal-varying medians: uncached ${Math.round(literalUncached).toLocaleString('en-US')}/s, shape hits ${Math.round(literalShapeHit).toLocaleString('en-US')}/s (x${(literalShapeHit / literalUncached).toFixed(1)})`);
+  return { postgresUncached, postgresCached, shellUncached, shellCached, literalUncached, literalShapeHit };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

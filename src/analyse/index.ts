@@ -1,13 +1,15 @@
 // The analysers Sluice ships, keyed by language, and the mapping from connection kinds to
-// languages. Every analyser returned here is cached by command text.
+// languages. Every analyser returned here is cached by command text; PostgreSQL also by
+// statement shape (literals replaced, see sql-shape.ts).
 import type { Intent } from '../gate/types.js';
 import type { Analyser, AnalysisSession } from './analyser.js';
-import { CachingAnalyser, LruCache, type LruCacheOptions } from './cache.js';
+import { CachingAnalyser, LruCache, type LruCacheOptions, type ShapeFunction } from './cache.js';
 import { unknownIntent } from './intent.js';
-import { createPostgresAnalyser, type PostgresAnalyserOptions } from './postgres.js';
+import { MAX_POSTGRES_INPUT, createPostgresAnalyser, type PostgresAnalyserOptions } from './postgres.js';
 import { createShellAnalyser, type ShellAnalyserOptions } from './shell.js';
 import { createMysqlAnalyser, type MysqlAnalyserOptions } from './mysql.js';
 import { createHttpAnalyser, type HttpAnalyserOptions } from './http.js';
+import { MAX_SHAPE_INPUT, postgresShape } from './sql-shape.js';
 
 export type { Analyser, AnalysisSession } from './analyser.js';
 export { CachingAnalyser, LruCache } from './cache.js';
@@ -15,6 +17,7 @@ export { PostgresAnalyser, createPostgresAnalyser, MAX_POSTGRES_INPUT } from './
 export { ShellAnalyser, createShellAnalyser, MAX_SHELL_INPUT } from './shell.js';
 export { createMysqlAnalyser, MAX_MYSQL_INPUT } from './mysql.js';
 export { createHttpAnalyser, MAX_HTTP_INPUT } from './http.js';
+export { postgresShape, MAX_SHAPE_INPUT } from './sql-shape.js';
 
 export interface AnalysersOptions {
   postgres?: PostgresAnalyserOptions;
@@ -24,6 +27,12 @@ export interface AnalysersOptions {
   /** Bounds of the cache each analyser gets. */
   cache?: LruCacheOptions;
 }
+
+/**
+ * Shape functions of the analysers that opt in to the shape cache (cache.ts). Each is proven
+ * against its analyser only: see the list at the top of sql-shape.ts.
+ */
+const SHAPES: Readonly<Record<string, ShapeFunction>> = { postgres: postgresShape };
 
 /** The languages Sluice analyses. */
 export const LANGUAGES = ['postgres', 'mysql', 'shell', 'http'] as const;
@@ -37,7 +46,13 @@ export async function createAnalysers(options: AnalysersOptions = {}): Promise<M
     createHttpAnalyser(options.http),
   ]);
   const map = new Map<string, Analyser>();
-  for (const a of analysers) map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache)));
+  // A PostgreSQL input limit below the shaped length would let a too-long text share the
+  // Intent of a shorter one with the same shape; such a setup gets no shape cache.
+  const pgLimit = options.postgres?.maxInputLength ?? MAX_POSTGRES_INPUT;
+  for (const a of analysers) {
+    const shape = a.language === 'postgres' && pgLimit < MAX_SHAPE_INPUT ? undefined : SHAPES[a.language];
+    map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache), { shape }));
+  }
   return map;
 }
 

@@ -1,13 +1,17 @@
 // The analysis cache: bounds, recency, frozen results, and correctness with session state.
 import assert from 'node:assert/strict';
-import { before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { Analyser, AnalysisSession } from '../../src/analyse/analyser.js';
 import { CachingAnalyser, LruCache } from '../../src/analyse/cache.js';
 import { analyserForKind, createAnalysers, languageForKind, UnknownAnalyser } from '../../src/analyse/index.js';
 import { unknownIntent } from '../../src/analyse/intent.js';
 import { createPostgresAnalyser, type PostgresAnalyser } from '../../src/analyse/postgres.js';
 import { createShellAnalyser, type ShellAnalyser } from '../../src/analyse/shell.js';
+import { postgresShape } from '../../src/analyse/sql-shape.js';
 import type { Intent } from '../../src/gate/types.js';
+import { directSql, uniqueName } from '../helpers.js';
 
 describe('LruCache', () => {
   it('evicts the least recently used entry beyond maxEntries', () => {
@@ -137,5 +141,112 @@ describe('analyser registry', () => {
     assert.equal(i.class, 'unknown');
     assert.match(i.error ?? '', /no analyser/);
     assert.equal(languageForKind('oracle'), undefined);
+  });
+});
+
+describe('shape cache', () => {
+  let pg: PostgresAnalyser;
+  before(async () => {
+    pg = await createPostgresAnalyser();
+  });
+
+  function shaped(analyser: Analyser = pg): CachingAnalyser {
+    return new CachingAnalyser(analyser, new LruCache<Intent>(), { shape: postgresShape });
+  }
+
+  it('serves a statement with other literals from the shape of the first, frozen', () => {
+    const a = shaped();
+    const first = a.analyse("SELECT * FROM orders WHERE customer_id = 1 AND status = 'open' LIMIT 20");
+    const second = a.analyse("SELECT * FROM orders WHERE customer_id = 99 AND status = 'closed' LIMIT 5");
+    assert.equal(second, first);
+    assert.equal(a.shapeCache?.hits, 1);
+    assert.ok(Object.isFrozen(second) && Object.isFrozen(second.objects.tables));
+    // The miss was stored under its exact text too; the shape hit was not.
+    assert.equal(a.cache.size, 1);
+    assert.equal(a.shapeCache?.size, 1);
+    // A literal the analyser does read is part of the shape: a different value is a miss.
+    a.analyse("SELECT * FROM t WHERE a = 1 AND pg_read_file('x') = 'y'");
+    const read = a.analyse("SELECT * FROM t WHERE a = 2 AND pg_read_file('/etc/passwd') = 'y'");
+    assert.equal(a.shapeCache?.hits, 1);
+    assert.deepEqual(read.flags, ['file_access', 'side_effect_function']);
+  });
+
+  it('keeps shapes apart from real texts: a text that spells a shape key is analysed itself', () => {
+    const a = shaped();
+    assert.equal(a.analyse('SELECT abalance FROM pgbench_accounts WHERE aid = 1;').class, 'read');
+    const spelled = a.analyse('SELECT abalance FROM pgbench_accounts WHERE aid = $n;');
+    assert.equal(spelled.class, 'unknown');
+    assert.equal(a.shapeCache?.hits, 0);
+    const one = new LruCache<Intent>();
+    assert.throws(() => new CachingAnalyser(pg, one, { shape: postgresShape, shapeCache: one }), /must not be the text cache/);
+  });
+
+  it('never stores unknown or uncacheable results under a shape', async () => {
+    const a = shaped();
+    // A syntax error that quotes the token after the literal.
+    const bad = a.analyse('SELECT * FROM t WHERE a = 1 AND b = 2 FOR FOR');
+    assert.equal(bad.class, 'unknown');
+    assert.match(bad.error ?? '', /syntax error/);
+    assert.equal(a.shapeCache?.size, 0);
+    assert.equal(a.cache.size, 1);
+    // Too deep to analyse: not cacheable, stored nowhere.
+    const shallow = shaped(await createPostgresAnalyser({ maxDepth: 4 }));
+    assert.equal(shallow.analyse('SELECT * FROM t WHERE a = 1').class, 'unknown');
+    assert.equal(shallow.shapeCache?.size, 0);
+    assert.equal(shallow.cache.size, 0);
+  });
+
+  it('is used only by analysers that opt in: PostgreSQL, not MySQL', async () => {
+    const analysers = await createAnalysers();
+    const postgres = analysers.get('postgres') as CachingAnalyser;
+    const mysql = analysers.get('mysql') as CachingAnalyser;
+    postgres.analyse('SELECT * FROM t WHERE id = 1');
+    postgres.analyse('SELECT * FROM t WHERE id = 2');
+    assert.equal(postgres.shapeCache?.hits, 1);
+    assert.equal(mysql.shapeCache, undefined);
+    // An input limit below the shaped length would let long texts share short ones' Intents.
+    const limited = (await createAnalysers({ postgres: { maxInputLength: 100 } })).get('postgres') as CachingAnalyser;
+    assert.equal(limited.shapeCache, undefined);
+  });
+});
+
+describe('shape cache with pgbench -S', () => {
+  const database = uniqueName('shape_pgbench');
+  let texts: string[] = [];
+  let skip: string | false = false;
+  let pg: PostgresAnalyser;
+
+  before(async () => {
+    pg = await createPostgresAnalyser();
+    const run = promisify(execFile);
+    try {
+      await run('pgbench', ['--version']);
+    } catch {
+      skip = 'pgbench is not installed';
+      return;
+    }
+    await directSql(`CREATE DATABASE ${database}`);
+    const conn = ['-h', '127.0.0.1', '-p', '5432', '-U', 'root'];
+    await run('pgbench', [...conn, '-i', '-s', '1', '-q', '-I', 'dtG', database]);
+    // --debug prints every command as it is sent.
+    const r = await run('pgbench', [...conn, '-S', '-M', 'simple', '-n', '-t', '20', '--debug', database]);
+    texts = [...r.stderr.matchAll(/client \d+ sending (.*)$/gm)].map((m) => m[1] as string);
+  });
+
+  after(async () => {
+    if (!skip) await directSql(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+  });
+
+  it("serves pgbench -S's statement from the shape cache after the first miss", async (t) => {
+    if (skip) return t.skip(skip);
+    const distinct = new Set(texts);
+    assert.ok(distinct.size >= 10, `pgbench sent ${texts.length} statements: ${texts.slice(0, 3).join(' | ')}`);
+    const a = (await createAnalysers()).get('postgres') as CachingAnalyser;
+    const intents = [...distinct].map((text) => a.analyse(text));
+    assert.equal(a.shapeCache?.misses, 1);
+    assert.equal(a.shapeCache?.hits, distinct.size - 1);
+    for (const [i, text] of [...distinct].entries()) assert.deepEqual(intents[i], pg.analyse(text));
+    assert.equal(intents[0]?.class, 'read');
+    assert.deepEqual(intents[0]?.objects.tables, [{ name: 'pgbench_accounts', access: 'read' }]);
   });
 });
