@@ -6,42 +6,14 @@
 //   hash = lowercase hex SHA-256 of the UTF-8 bytes of  prevHash + "\n" + body
 //
 // prevHash of the first record (seq 1) is GENESIS_HASH (64 zeros).
-import { hash as oneShotHash } from 'node:crypto';
+//
+// The sealing itself (recordHash, sealPrepared) lives with the store, which seals prepared
+// records inside its append transaction (for the embedded store, in its writer thread).
 import { GENESIS_HASH, type AuditRow, type ChainHead } from '../store/store.js';
-import { prepareRecord, type AuditDraft, type PreparedRecord } from './record.js';
+import { recordHash, sealPrepared } from '../store/common.js';
+import { prepareRecord, type AuditDraft } from './record.js';
 
-export { GENESIS_HASH };
-
-export function recordHash(prevHash: string, body: string): string {
-  // The one-shot hash (strings are UTF-8 encoded) is about 1.5x faster than createHash here,
-  // which matters to verify's throughput.
-  return oneShotHash('sha256', prevHash + '\n' + body, 'hex');
-}
-
-/**
- * Turns prepared records into rows chained from `head`: seq head.seq+1, +2, ... in order.
- * Runs inside the store's append transaction, so it must be quick and synchronous.
- */
-export function sealPrepared(head: ChainHead, records: readonly PreparedRecord[]): AuditRow[] {
-  const rows: AuditRow[] = new Array<AuditRow>(records.length);
-  let prevHash = head.hash;
-  let seq = head.seq;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    seq += 1;
-    const body = r.prefix + String(seq) + r.suffix;
-    const hash = recordHash(prevHash, body);
-    const row: AuditRow = { seq, time: r.columns.time, kind: r.columns.kind, prevHash, hash, body };
-    if (r.columns.actionId !== undefined) row.actionId = r.columns.actionId;
-    if (r.columns.session !== undefined) row.session = r.columns.session;
-    if (r.columns.principal !== undefined) row.principal = r.columns.principal;
-    if (r.columns.connection !== undefined) row.connection = r.columns.connection;
-    if (r.columns.effect !== undefined) row.effect = r.columns.effect;
-    rows[i] = row;
-    prevHash = hash;
-  }
-  return rows;
-}
+export { GENESIS_HASH, recordHash, sealPrepared };
 
 /** Validates, encodes and seals drafts in one go; `time` defaults to now. */
 export function sealDrafts(

@@ -1,10 +1,11 @@
 // The ledger batches audit appends: every append made while a write is being prepared or is in
 // flight goes to the store in the next single appendAudit call (one transaction), so the cost
-// of a durable commit is shared by all concurrent callers (group commit). A caller's promise
-// settles only when its own row is committed, or rejects if that write failed: callers use this
-// to refuse to run a command whose record could not be stored.
+// of a durable commit is shared by all concurrent callers (group commit). The ledger only
+// validates and encodes records (prepareRecord); the store seals them onto the chain inside its
+// transaction (the embedded store in its writer thread, so commits and fsyncs never hold up
+// this one). A caller's promise settles only when its own row is committed, or rejects if that
+// write failed: callers use this to refuse to run a command whose record could not be stored.
 import type { AuditRow, Store } from '../store/store.js';
-import { sealPrepared } from './chain.js';
 import { prepareRecord, type AuditDraft, type PreparedRecord } from './record.js';
 
 export type {
@@ -153,7 +154,7 @@ export class AuditLedger {
       this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
       let rows: AuditRow[];
       try {
-        rows = await this.store.appendAudit((head) => sealPrepared(head, batch.map((p) => p.record)));
+        rows = await this.store.appendAudit(batch.map((p) => p.record));
         if (rows.length !== batch.length) {
           throw new Error(`the store returned ${rows.length} rows for ${batch.length} records`);
         }

@@ -82,7 +82,7 @@ export function registerKeys(program: Command, configOption: () => string | unde
             (record.groups.length ? ` (groups: ${record.groups.join(', ')})` : '') +
             (record.onBehalfOf ? `, acting for ${record.onBehalfOf}` : '') +
             (record.expiresAt ? `, expires ${record.expiresAt}` : ', does not expire') +
-            '.\nThis is the only time the key is shown; Sluice keeps only its hash.\n',
+            '.\nThis is the only time the key is shown; Sluice keeps only its hash and a SCRAM verifier.\n',
         );
       });
     });
@@ -97,13 +97,16 @@ export function registerKeys(program: Command, configOption: () => string | unde
         for (const record of records) {
           const status = keyStatus(record);
           if (options.json) {
-            printJson({ id: record.id, principal: record.principal, kind: record.kind, groups: record.groups, on_behalf_of: record.onBehalfOf ?? null, created_at: record.createdAt, expires_at: record.expiresAt ?? null, revoked_at: record.revokedAt ?? null, status });
+            printJson({ id: record.id, type: record.token ? 'token' : 'key', scram: record.scram !== undefined, principal: record.principal, kind: record.kind, groups: record.groups, on_behalf_of: record.onBehalfOf ?? null, created_at: record.createdAt, expires_at: record.expiresAt ?? null, revoked_at: record.revokedAt ?? null, status });
           } else {
             process.stdout.write(
               `${record.id}  ${status.padEnd(7)}  ${record.kind}:${record.principal}` +
+                (record.token ? '  token' : '') +
                 (record.groups.length ? `  groups=${record.groups.join(',')}` : '') +
                 (record.onBehalfOf ? `  for=${record.onBehalfOf}` : '') +
                 (record.expiresAt ? `  expires=${record.expiresAt}` : '') +
+                // Keys made before store version 2 have no verifier: cleartext logins only at the PostgreSQL door.
+                (record.scram === undefined ? '  no-scram' : '') +
                 '\n',
             );
           }

@@ -10,6 +10,7 @@ import type {
   AuditQuery,
   AuditRow,
   ChainHead,
+  PreparedAuditRecord,
   ReviewRecord,
   ReviewStatus,
   Store,
@@ -25,11 +26,13 @@ import {
   checkAuditQuery,
   checkKeyRecord,
   checkReviewRecord,
+  checkPreparedRecords,
   checkReviewStatus,
-  checkSealedRows,
+  installationSecretFrom,
   jsonColumn,
   keyFromRaw,
   reviewFromRaw,
+  sealPrepared,
 } from './common.js';
 import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
 
@@ -188,7 +191,7 @@ export class PostgresStore implements Store {
     checkKeyRecord(key);
     await this.query(
       'insertKey',
-      `INSERT INTO ${this.t.keys} (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9)`,
+      `INSERT INTO ${this.t.keys} (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)`,
       [
         key.id,
         key.principal,
@@ -199,6 +202,8 @@ export class PostgresStore implements Store {
         key.createdAt,
         key.expiresAt ?? null,
         key.revokedAt ?? null,
+        key.scram ?? null,
+        key.token === true,
       ],
       `an API key with id ${key.id} (or the same hash) already exists`,
     );
@@ -221,6 +226,27 @@ export class PostgresStore implements Store {
       [at, id],
     );
     return res.rowCount === 1;
+  }
+
+  async loginKeys(principal: string, since: string): Promise<ApiKeyRecord[]> {
+    if (typeof principal !== 'string' || typeof since !== 'string') throw new StoreError('invalid', 'loginKeys: principal and since must be strings');
+    // ISO-8601 UTC strings compare correctly as text (COLLATE "C": byte order, whatever the database's collation).
+    const rows = await this.rows(
+      'loginKeys',
+      `SELECT ${KEY_COLUMNS} FROM ${this.t.keys} WHERE principal = $1 AND (revoked_at IS NULL OR revoked_at COLLATE "C" > $2) AND (expires_at IS NULL OR expires_at COLLATE "C" > $2) ORDER BY created_at, id`,
+      [principal, since],
+    );
+    return rows.map(keyFromRaw);
+  }
+
+  async hasScramKeys(): Promise<boolean> {
+    const rows = await this.rows('hasScramKeys', `SELECT 1 FROM ${this.t.keys} WHERE scram IS NOT NULL LIMIT 1`, []);
+    return rows.length > 0;
+  }
+
+  async installationSecret(): Promise<Buffer> {
+    const rows = await this.rows('installationSecret', `SELECT value FROM ${this.t.schema}.meta WHERE name = 'installation_secret'`, []);
+    return installationSecretFrom(rows[0]?.[0]);
   }
 
   // --- reviews ------------------------------------------------------------------------------
@@ -285,7 +311,8 @@ export class PostgresStore implements Store {
 
   // --- audit --------------------------------------------------------------------------------
 
-  async appendAudit(seal: (head: ChainHead) => AuditRow[]): Promise<AuditRow[]> {
+  async appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
+    checkPreparedRecords(records);
     return this.tx('appendAudit', async (c) => {
       // One round trip: take the lock, then read the head. Under READ COMMITTED the SELECT
       // takes its snapshot after the lock is granted, so it sees the previous appender's rows.
@@ -294,7 +321,7 @@ export class PostgresStore implements Store {
       )) as unknown as pg.QueryResult<{ seq: string; hash: string }>[];
       const headRow = results[1]?.rows[0];
       const head: ChainHead = headRow ? { seq: Number(headRow.seq), hash: headRow.hash } : { ...GENESIS_HEAD };
-      const rows = checkSealedRows(head, seal(head));
+      const rows = sealPrepared(head, records);
       if (rows.length === 0) return rows;
       // unnest inserts any number of rows with a fixed 11 parameters.
       const cols: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(rows.length));

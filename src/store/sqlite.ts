@@ -1,7 +1,11 @@
 // The embedded store: one SQLite file through libsql's synchronous (better-sqlite3 style) API.
-// Everything runs on the calling thread, so a method's SQL can never interleave with another
-// call's inside this process; other processes on the same file are kept out by SQLite's locks
-// (BEGIN IMMEDIATE takes the write lock up front, busy_timeout waits for it).
+// Everything but audit appends runs on the calling thread, so a method's SQL can never
+// interleave with another call's inside this process. Audit appends (sealing, inserts, the
+// commit and its fsync) run in a writer thread on a second connection (sqlite-audit-writer.ts),
+// so the event loop is not frozen while a commit reaches the disk; `:memory:` databases cannot
+// be shared with a thread and append inline. The writer thread, other processes and this
+// connection are kept apart by SQLite's locks (BEGIN IMMEDIATE takes the write lock up front,
+// busy_timeout waits for it).
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -11,6 +15,7 @@ import type {
   AuditQuery,
   AuditRow,
   ChainHead,
+  PreparedAuditRecord,
   ReviewRecord,
   ReviewStatus,
   Store,
@@ -26,13 +31,16 @@ import {
   checkAuditQuery,
   checkKeyRecord,
   checkReviewRecord,
+  checkPreparedRecords,
   checkReviewStatus,
-  checkSealedRows,
+  installationSecretFrom,
   jsonColumn,
   keyFromRaw,
   reviewFromRaw,
+  sealPrepared,
 } from './common.js';
 import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
+import { SqliteAuditWriter } from './sqlite-audit-writer.js';
 
 // libsql is CommonJS; loading it through require keeps its native binding lookup as shipped.
 const require = createRequire(import.meta.url);
@@ -51,6 +59,11 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
   /** How long to wait for another process's write lock, in ms (default 5000). */
   busyTimeoutMs?: number;
+  /**
+   * Where audit appends run: `thread` (default for files) in the store's writer thread,
+   * `inline` on the calling thread (benchmarks comparing the two). `:memory:` is always inline.
+   */
+  auditWriter?: 'thread' | 'inline';
 }
 
 export class SqliteStore implements Store {
@@ -60,6 +73,12 @@ export class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
   /** Device and inode of the file opened, to notice it being deleted or replaced under us. */
   private fileIdentity: string | undefined;
+  private readonly synchronous: 'full' | 'normal';
+  private readonly busyTimeoutMs: number;
+  private readonly useWriterThread: boolean;
+  /** The audit writer thread, started by migrate() or the first append. */
+  private writer: SqliteAuditWriter | undefined;
+  private closing: Promise<void> | undefined;
 
   constructor(options: SqliteStoreOptions) {
     if (!options || typeof options.path !== 'string' || options.path.length === 0) {
@@ -67,45 +86,27 @@ export class SqliteStore implements Store {
     }
     const memory = options.path === ':memory:';
     this.path = memory ? ':memory:' : resolve(options.path);
-    const busy = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    this.busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+    this.synchronous = options.synchronous === 'normal' ? 'normal' : 'full';
+    this.useWriterThread = !memory && options.auditWriter !== 'inline';
     if (!memory) prepareFile(this.path);
+    this.db = openSqliteConnection(this.path, { synchronous: this.synchronous, busyTimeoutMs: this.busyTimeoutMs });
     try {
-      this.db = new Libsql(this.path, { timeout: busy });
-    } catch (error) {
-      throw new StoreError('unavailable', `cannot open the SQLite store at ${this.path}: ${msg(error)}`, { cause: error });
-    }
-    try {
-      const db = this.db;
-      db.exec(`PRAGMA busy_timeout = ${busy}`);
-      // WAL: readers never block the writer, and commits need one fsync of the log only.
-      if (!memory) {
-        const mode = db.prepare('PRAGMA journal_mode = WAL').raw().get() as unknown[] | undefined;
-        if (String(mode?.[0]).toLowerCase() !== 'wal') {
-          throw new StoreError('failed', `cannot switch ${this.path} to WAL mode (got ${String(mode?.[0])})`);
-        }
-      }
-      db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-      db.exec('PRAGMA foreign_keys = ON');
-      // The audit indexes (session, action...) take inserts all over their b-trees; a larger
-      // page cache and rarer checkpoints (each page copied back once per ~40 MB of log rather
-      // than per 4 MB) roughly double append throughput. The log is cut back after a checkpoint.
-      db.exec('PRAGMA cache_size = -32768');
-      if (!memory) {
-        db.exec('PRAGMA wal_autocheckpoint = 10000');
-        db.exec('PRAGMA journal_size_limit = 67108864');
-      }
-      // Stops a crafted file from smuggling behaviour in through triggers or views on load.
-      db.exec('PRAGMA trusted_schema = OFF');
       if (!memory) this.fileIdentity = identityOf(this.path);
     } catch (error) {
       this.db.close();
       this.db = undefined;
-      if (error instanceof StoreError) throw error;
       throw new StoreError('unavailable', `cannot open the SQLite store at ${this.path}: ${msg(error)}`, { cause: error });
     }
   }
 
+  /** Brings the schema up to date, then starts the audit writer thread (and waits for it). */
   async migrate(): Promise<void> {
+    await this.migrateSchema();
+    if (this.useWriterThread) await this.startWriter().ready;
+  }
+
+  private async migrateSchema(): Promise<void> {
     const db = this.open();
     const migrations = loadMigrations('sqlite');
     const known = latestVersion('sqlite');
@@ -160,11 +161,16 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** Refuses new appends, lets the writer thread commit what is pending, then closes. */
   async close(): Promise<void> {
-    const db = this.db;
-    this.db = undefined;
-    this.statements.clear();
-    if (db?.open) db.close();
+    this.closing ??= (async () => {
+      await this.writer?.close();
+      const db = this.db;
+      this.db = undefined;
+      this.statements.clear();
+      if (db?.open) db.close();
+    })();
+    return this.closing;
   }
 
   // --- API keys -----------------------------------------------------------------------------
@@ -172,9 +178,7 @@ export class SqliteStore implements Store {
   async insertKey(key: ApiKeyRecord): Promise<void> {
     checkKeyRecord(key);
     try {
-      this.stmt(
-        'INSERT INTO api_keys (id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(
+      this.stmt(`INSERT INTO api_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         key.id,
         key.principal,
         key.kind,
@@ -184,6 +188,8 @@ export class SqliteStore implements Store {
         key.createdAt,
         key.expiresAt ?? null,
         key.revokedAt ?? null,
+        key.scram ?? null,
+        key.token ? 1 : 0,
       );
     } catch (error) {
       throw wrap(error, 'insertKey', `an API key with id ${key.id} (or the same hash) already exists`);
@@ -203,6 +209,37 @@ export class SqliteStore implements Store {
   async revokeKey(id: string, at: string): Promise<boolean> {
     const res = this.stmt('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(at, id);
     return res.changes === 1;
+  }
+
+  async loginKeys(principal: string, since: string): Promise<ApiKeyRecord[]> {
+    if (typeof principal !== 'string' || typeof since !== 'string') throw new StoreError('invalid', 'loginKeys: principal and since must be strings');
+    try {
+      // ISO-8601 UTC strings compare correctly as text.
+      const rows = this.stmt(
+        `SELECT ${KEY_COLUMNS} FROM api_keys WHERE principal = ? AND (revoked_at IS NULL OR revoked_at > ?) AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`,
+      ).all(principal, since, since) as unknown[][];
+      return rows.map(keyFromRaw);
+    } catch (error) {
+      throw wrap(error, 'loginKeys');
+    }
+  }
+
+  async hasScramKeys(): Promise<boolean> {
+    try {
+      return this.stmt('SELECT 1 FROM api_keys WHERE scram IS NOT NULL LIMIT 1').get() !== undefined;
+    } catch (error) {
+      throw wrap(error, 'hasScramKeys');
+    }
+  }
+
+  async installationSecret(): Promise<Buffer> {
+    let r: unknown[] | undefined;
+    try {
+      r = this.stmt("SELECT value FROM meta WHERE name = 'installation_secret'").get() as unknown[] | undefined;
+    } catch (error) {
+      throw wrap(error, 'installationSecret');
+    }
+    return installationSecretFrom(r?.[0]);
   }
 
   // --- reviews ------------------------------------------------------------------------------
@@ -268,8 +305,19 @@ export class SqliteStore implements Store {
 
   // --- audit --------------------------------------------------------------------------------
 
-  async appendAudit(seal: (head: ChainHead) => AuditRow[]): Promise<AuditRow[]> {
+  async appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
+    if (this.closing) throw new StoreError('closed', 'the SQLite store is closed');
     const db = this.open();
+    if (this.useWriterThread) {
+      // The thread checks the records, and the file right before its transaction.
+      const writer = this.startWriter();
+      try {
+        return await writer.append(records);
+      } catch (error) {
+        throw wrap(error, 'appendAudit');
+      }
+    }
+    checkPreparedRecords(records);
     this.checkFile();
     const insert = this.stmt(`INSERT INTO audit (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     try {
@@ -278,8 +326,7 @@ export class SqliteStore implements Store {
       throw wrap(error, 'appendAudit');
     }
     try {
-      const head = this.readHead();
-      const rows = checkSealedRows(head, seal(head));
+      const rows = sealPrepared(this.readHead(), records);
       for (const r of rows) {
         insert.run(
           r.seq,
@@ -303,8 +350,12 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** The chain head; also the readiness check, so it fails once audit records cannot be written. */
   async auditHead(): Promise<ChainHead> {
+    if (this.closing) throw new StoreError('closed', 'the SQLite store is closed');
     this.checkFile();
+    const failure = this.writer?.failure;
+    if (failure) throw failure;
     return this.readHead();
   }
 
@@ -349,16 +400,26 @@ export class SqliteStore implements Store {
    * would vanish with it. Before each audit write the path must still be the file we opened.
    */
   private checkFile(): void {
-    if (this.fileIdentity === undefined) return;
-    let now: string | undefined;
-    try {
-      now = identityOf(this.path);
-    } catch {
-      now = undefined;
+    if (this.fileIdentity !== undefined) checkSqliteFile(this.path, this.fileIdentity);
+  }
+
+  /**
+   * The writer thread, started on first need. Writes on this (main) connection, such as keys
+   * and reviews, may wait for the write lock while the thread commits (libsql's busy wait
+   * blocks this thread, up to the busy timeout); commits take milliseconds, and these writes
+   * are rare next to audit appends.
+   */
+  private startWriter(): SqliteAuditWriter {
+    if (!this.writer) {
+      this.open();
+      this.writer = new SqliteAuditWriter({
+        path: this.path,
+        fileIdentity: this.fileIdentity!,
+        synchronous: this.synchronous,
+        busyTimeoutMs: this.busyTimeoutMs,
+      });
     }
-    if (now !== this.fileIdentity) {
-      throw new StoreError('unavailable', `the SQLite store ${this.path} was deleted or replaced while open; restart Sluice after restoring it`);
-    }
+    return this.writer;
   }
 
   private open(): Database {
@@ -454,6 +515,64 @@ function wrap(error: unknown, op: string, conflictMessage?: string): StoreError 
     }
   }
   return new StoreError('failed', `${op}: ${msg(error)}`, { cause: error });
+}
+
+/**
+ * Opens a connection to a store file (or `:memory:`) with the settings every connection of the
+ * embedded store uses, the writer thread's included.
+ */
+export function openSqliteConnection(path: string, options: { synchronous: 'full' | 'normal'; busyTimeoutMs: number }): Database {
+  const memory = path === ':memory:';
+  const busy = options.busyTimeoutMs;
+  let db: Database;
+  try {
+    db = new Libsql(path, { timeout: busy });
+  } catch (error) {
+    throw new StoreError('unavailable', `cannot open the SQLite store at ${path}: ${msg(error)}`, { cause: error });
+  }
+  try {
+    db.exec(`PRAGMA busy_timeout = ${busy}`);
+    // WAL: readers never block the writer, and commits need one fsync of the log only.
+    if (!memory) {
+      const mode = db.prepare('PRAGMA journal_mode = WAL').raw().get() as unknown[] | undefined;
+      if (String(mode?.[0]).toLowerCase() !== 'wal') {
+        throw new StoreError('failed', `cannot switch ${path} to WAL mode (got ${String(mode?.[0])})`);
+      }
+    }
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.exec('PRAGMA foreign_keys = ON');
+    // The audit indexes (session, action...) take inserts all over their b-trees; a larger
+    // page cache and rarer checkpoints (each page copied back once per ~40 MB of log rather
+    // than per 4 MB) roughly double append throughput. The log is cut back after a checkpoint.
+    db.exec('PRAGMA cache_size = -32768');
+    if (!memory) {
+      db.exec('PRAGMA wal_autocheckpoint = 10000');
+      db.exec('PRAGMA journal_size_limit = 67108864');
+    }
+    // Stops a crafted file from smuggling behaviour in through triggers or views on load.
+    db.exec('PRAGMA trusted_schema = OFF');
+    return db;
+  } catch (error) {
+    db.close();
+    if (error instanceof StoreError) throw error;
+    throw new StoreError('unavailable', `cannot open the SQLite store at ${path}: ${msg(error)}`, { cause: error });
+  }
+}
+
+/**
+ * An open SQLite handle keeps writing to a file that was deleted or replaced, so records
+ * would vanish with it. Before each audit write the path must still be the file opened.
+ */
+export function checkSqliteFile(path: string, identity: string): void {
+  let now: string | undefined;
+  try {
+    now = identityOf(path);
+  } catch {
+    now = undefined;
+  }
+  if (now !== identity) {
+    throw new StoreError('unavailable', `the SQLite store ${path} was deleted or replaced while open; restart Sluice after restoring it`);
+  }
 }
 
 function identityOf(path: string): string {

@@ -14,6 +14,13 @@ export interface ApiKeyRecord {
   createdAt: string;
   expiresAt?: string;
   revokedAt?: string;
+  /**
+   * SCRAM-SHA-256 verifier of the key in PostgreSQL's text form, computed at creation
+   * (identity/scram.ts). Absent for keys created before store version 2.
+   */
+  scram?: string;
+  /** A short-lived token (`slt_...`) rather than an API key (`slk_...`). */
+  token?: boolean;
 }
 
 export type ReviewStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'executed';
@@ -59,6 +66,25 @@ export interface AuditRow {
   body: string;
 }
 
+/**
+ * An audit record encoded up to its sequence number (audit/record.ts prepareRecord builds it):
+ * the body is `prefix + seq + suffix`, and `columns` are the indexed columns stored beside it.
+ * Plain data, so it can be handed to another thread.
+ */
+export interface PreparedAuditRecord {
+  columns: {
+    time: string;
+    kind: string;
+    actionId?: string;
+    session?: string;
+    principal?: string;
+    connection?: string;
+    effect?: string;
+  };
+  prefix: string;
+  suffix: string;
+}
+
 export interface AuditQuery {
   /** Only records with seq greater than this. */
   afterSeq?: number;
@@ -85,6 +111,15 @@ export interface Store {
   listKeys(): Promise<ApiKeyRecord[]>;
   /** Marks a key revoked; false if no such key or already revoked. */
   revokeKey(id: string, at: string): Promise<boolean>;
+  /**
+   * The principal's keys that are usable now or stopped being usable (revoked, expired) after
+   * `since` (ISO time): what a login may present, plus recent ones so a refusal can say why.
+   */
+  loginKeys(principal: string, since: string): Promise<ApiKeyRecord[]>;
+  /** Whether any key in the store has a SCRAM verifier. */
+  hasScramKeys(): Promise<boolean>;
+  /** The 32-byte secret made by migration 2, from which SCRAM salts are derived. Never log it. */
+  installationSecret(): Promise<Buffer>;
 
   insertReview(review: ReviewRecord): Promise<void>;
   getReview(id: string): Promise<ReviewRecord | undefined>;
@@ -101,11 +136,12 @@ export interface Store {
 
   /**
    * Appends to the audit chain. The store serialises appenders (a transaction on SQLite, a
-   * lock on PostgreSQL), reads the current head and calls `seal` with it; `seal` returns the
-   * rows to insert, already hashed and chained from that head. All rows go in one
-   * transaction: either every one is stored or none is, and the promise rejects.
+   * lock on PostgreSQL), reads the current head and seals `records` onto it in order (seq
+   * head.seq+1, +2, ..., each hashed and linked; see sealPrepared in common.ts). All rows go
+   * in one transaction: either every one is stored and returned, exactly as stored, or none
+   * is and the promise rejects.
    */
-  appendAudit(seal: (head: ChainHead) => AuditRow[]): Promise<AuditRow[]>;
+  appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]>;
   auditHead(): Promise<ChainHead>;
   readAudit(query: AuditQuery): Promise<AuditRow[]>;
 }

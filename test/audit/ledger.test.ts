@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AuditLedger, AuditLedgerError, AuditDraftError } from '../../src/audit/ledger.js';
 import { verifyAudit } from '../../src/audit/verify.js';
 import { openStore } from '../../src/store/open.js';
-import type { AuditRow, ChainHead, Store } from '../../src/store/store.js';
+import type { AuditRow, PreparedAuditRecord, Store } from '../../src/store/store.js';
 import { StoreError } from '../../src/store/errors.js';
 import { tempStore } from '../helpers.js';
 import { createTestDatabase, type TestDatabase } from '../store/pg-helper.js';
@@ -26,19 +26,19 @@ class WatchedStore {
   asStore(): Store {
     return new Proxy(this.inner, {
       get: (target, prop, receiver) => {
-        if (prop === 'appendAudit') return (seal: (h: ChainHead) => AuditRow[]) => this.appendAudit(seal);
+        if (prop === 'appendAudit') return (records: readonly PreparedAuditRecord[]) => this.appendAudit(records);
         const v = Reflect.get(target, prop, receiver) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
   }
-  private async appendAudit(seal: (h: ChainHead) => AuditRow[]): Promise<AuditRow[]> {
+  private async appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
     this.calls += 1;
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       if (this.holdMs) await sleep(this.holdMs);
-      const rows = await this.inner.appendAudit(seal);
+      const rows = await this.inner.appendAudit(records);
       this.batches.push(rows.length);
       return rows;
     } finally {

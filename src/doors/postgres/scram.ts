@@ -1,9 +1,11 @@
 // SCRAM-SHA-256 (RFC 5802, RFC 7677) as PostgreSQL uses it, both halves, on node:crypto.
 // The client half logs Sluice into the upstream server with the injected password. The
-// server half lets a client log into Sluice, but only given a SCRAM verifier for the secret
-// (salt, iterations, StoredKey, ServerKey): see docs/doors/postgres.md for why Sluice API keys
-// stored as SHA-256 hashes cannot be checked by SCRAM, and what the door does instead.
+// server half lets a client log into Sluice with a key or token whose verifier was stored when
+// it was created (src/identity/scram.ts); see docs/doors/postgres.md.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { saslPrep, type ScramVerifier } from '../../identity/scram.js';
+
+export type { ScramVerifier } from '../../identity/scram.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
 
@@ -21,35 +23,7 @@ function xor(a: Buffer, b: Buffer): Buffer {
   return out;
 }
 
-/**
- * SASLprep, as PostgreSQL applies it: NFKC normalisation; a password that is not valid for
- * SASLprep is used as raw bytes (PostgreSQL does the same, so both sides agree).
- */
-function saslPrep(password: string): string {
-  // RFC 4013 §2.1: some characters map to nothing, non-ASCII spaces to a space; then NFKC.
-  let mapped = '';
-  for (const ch of password) {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 0xad || cp === 0x34f || cp === 0x1806 || (cp >= 0x180b && cp <= 0x180d) || (cp >= 0x200b && cp <= 0x200d) || cp === 0x2060 || (cp >= 0xfe00 && cp <= 0xfe0f) || cp === 0xfeff) continue;
-    mapped += cp === 0xa0 || cp === 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp === 0x202f || cp === 0x205f || cp === 0x3000 ? ' ' : ch;
-  }
-  const normalised = mapped.normalize('NFKC');
-  // Prohibited: control characters; then fall back to the raw password like PostgreSQL.
-  for (const ch of normalised) {
-    const cp = ch.codePointAt(0)!;
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) return password;
-  }
-  return normalised;
-}
-
-export interface ScramVerifier {
-  salt: Buffer;
-  iterations: number;
-  storedKey: Buffer;
-  serverKey: Buffer;
-}
-
-/** The verifier PostgreSQL would store for this password (also useful for tests). */
+/** The verifier PostgreSQL would store for this password (synchronous; for tests and tools). */
 export function scramVerifier(password: string, salt = randomBytes(16), iterations = 4096): ScramVerifier {
   const salted = pbkdf2Sync(saslPrep(password), salt, iterations, 32, 'sha256');
   return {
@@ -131,29 +105,43 @@ export class ScramClient {
 
 /**
  * One SCRAM exchange on the server side. Several candidate verifiers may be given when they
- * share salt and iteration count (all keys of one principal, say): the proof is checked
- * against each, and the one that matches is reported.
+ * share salt and iteration count (all keys of one principal): the proof is checked against
+ * each, and the one that matches is reported. With no candidates the exchange is a mock, as
+ * PostgreSQL runs for an unknown user: it completes and fails like a wrong password.
  */
 export class ScramServer<T> {
   private readonly serverNonce = randomBytes(18).toString('base64');
+  private gs2Header = '';
   private clientFirstBare = '';
   private serverFirst = '';
   private nonce = '';
+  private readonly candidates: readonly { verifier: ScramVerifier; value: T | undefined }[];
 
   constructor(
     private readonly salt: Buffer,
     private readonly iterations: number,
-    private readonly candidates: readonly { verifier: ScramVerifier; value: T }[],
-  ) {}
+    candidates: readonly { verifier: ScramVerifier; value: T }[],
+  ) {
+    for (const c of candidates) {
+      // A verifier made with another salt or count could never match what the client computes.
+      if (!c.verifier.salt.equals(salt) || c.verifier.iterations !== iterations) throw new Error('SCRAM candidates must share the salt and iteration count');
+    }
+    // A mock exchange still does the same work, so its timing is that of a wrong password.
+    this.candidates = candidates.length > 0 ? candidates : [{ verifier: { salt, iterations, storedKey: randomBytes(32), serverKey: randomBytes(32) }, value: undefined }];
+  }
 
   /** Takes the client-first-message, returns the server-first-message. */
   first(clientFirst: string): string {
-    // gs2-header: "n,," (no channel binding) or "y,," (client could, thinks we cannot).
-    // "p=..." asks for channel binding, which this server does not offer.
-    const match = /^([ny]),(?:a=[^,]*)?,(.*)$/.exec(clientFirst);
+    // gs2-header: "n,," (no channel binding) or "y,," (client could, thinks we cannot: true,
+    // this server offers no -PLUS mechanism). "p=..." asks for channel binding: refused.
+    const match = /^([ny],(?:a=[^,]*)?,)(n=[^,]*,r=[^,]*(?:,.*)?)$/.exec(clientFirst);
     if (!match) throw new ScramError('malformed SCRAM client-first-message (channel binding is not offered by this server)');
+    this.gs2Header = match[1]!;
     this.clientFirstBare = match[2]!;
-    const clientNonce = attributes(this.clientFirstBare).get('r');
+    const attrs = attributes(this.clientFirstBare);
+    // RFC 5802: a mandatory extension this server does not know must fail the exchange.
+    if (attrs.has('m')) throw new ScramError('unsupported SCRAM extension');
+    const clientNonce = attrs.get('r');
     if (!clientNonce || !/^[\x21-\x2b\x2d-\x7e]+$/.test(clientNonce)) throw new ScramError('malformed SCRAM client nonce');
     this.nonce = clientNonce + this.serverNonce;
     this.serverFirst = `r=${this.nonce},s=${this.salt.toString('base64')},i=${this.iterations}`;
@@ -165,13 +153,15 @@ export class ScramServer<T> {
    * server-final-message, or undefined when the proof matches no candidate.
    */
   final(clientFinal: string): { value: T; serverFinal: string } | undefined {
+    if (!this.serverFirst) throw new ScramError('SCRAM client-final-message before client-first-message');
     const proofAt = clientFinal.lastIndexOf(',p=');
     if (proofAt < 0) throw new ScramError('malformed SCRAM client-final-message');
     const withoutProof = clientFinal.slice(0, proofAt);
     const attrs = attributes(withoutProof);
+    // The channel binding attribute must repeat the gs2 header of the first message exactly,
+    // or a man in the middle could have downgraded it.
+    if (attrs.get('c') !== Buffer.from(this.gs2Header, 'utf8').toString('base64')) throw new ScramError('SCRAM channel binding data does not match the first message');
     if (attrs.get('r') !== this.nonce) throw new ScramError('SCRAM nonce mismatch');
-    const binding = attrs.get('c');
-    if (binding !== 'biws' && binding !== 'eSws') throw new ScramError('unexpected SCRAM channel binding data');
     const proof = Buffer.from(clientFinal.slice(proofAt + 3), 'base64');
     if (proof.length !== 32) return undefined;
     const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
@@ -179,7 +169,7 @@ export class ScramServer<T> {
     // Every candidate is checked (no early exit), so timing does not tell which one matched.
     for (const { verifier, value } of this.candidates) {
       const clientKey = xor(proof, hmac(verifier.storedKey, authMessage));
-      if (timingSafeEqual(sha256(clientKey), verifier.storedKey) && !found) {
+      if (timingSafeEqual(sha256(clientKey), verifier.storedKey) && !found && value !== undefined) {
         found = { value, serverFinal: `v=${hmac(verifier.serverKey, authMessage).toString('base64')}` };
       }
     }

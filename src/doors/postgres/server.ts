@@ -3,13 +3,12 @@
 // StartupMessage, authentication with the caller's Sluice identity, the upstream connection
 // with the connection's own credential); then a ProxySession takes over.
 //
-// Authentication. user = the principal's name, password = a Sluice API key. API keys are
-// stored only as SHA-256 hashes, and SCRAM needs a verifier derived from the raw secret
-// (PBKDF2 of it), which cannot be computed from a hash. So the door asks for the password in
-// cleartext, and accepts that only inside TLS, or from a loopback client when
-// `plaintextPassword` allows it (default: loopback only). When a verifier source is given
-// (`scram`), SCRAM-SHA-256 is used instead. docs/doors/postgres.md explains the choice.
-import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+// Authentication. user = the principal's name, password = one of its Sluice API keys or
+// short-lived tokens. With SCRAM-SHA-256 (verifiers stored when keys are created) the key never
+// crosses the wire; a key without a verifier can only be checked in cleartext, which is
+// accepted inside TLS, or from loopback when `plaintextPassword` allows it. `auth` picks the
+// methods; docs/doors/postgres.md explains the choices.
+import { createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { resolve } from 'node:path';
@@ -17,7 +16,7 @@ import tls from 'node:tls';
 import type { Runtime } from '../../app/runtime.js';
 import type { PostgresConnectionConfig } from '../../config/schema.js';
 import { resolveSecret } from '../../credentials/secrets.js';
-import { checkKey, keyStatus } from '../../identity/keys.js';
+import { checkKey, unusable } from '../../identity/keys.js';
 import { IdentityError, principalFromKey } from '../../identity/principals.js';
 import type { Principal } from '../../gate/types.js';
 import type { ApiKeyRecord } from '../../store/store.js';
@@ -53,12 +52,24 @@ import { UpstreamError, connectUpstream, sendUpstreamCancel, type UpstreamSettin
 
 export type { PostgresDoorTls } from './tls.js';
 
-/** SCRAM verifiers for a user: all share one salt and iteration count. */
+/**
+ * SCRAM verifiers for a user: all share one salt and iteration count. Candidates may include
+ * keys that were revoked or expired recently, so that a client holding one is told why it
+ * cannot log in; no candidates (with the user's derived salt) makes a mock exchange.
+ */
 export interface ScramCredentials {
   salt: Buffer;
   iterations: number;
   candidates: { verifier: ScramVerifier; keyId: string }[];
+  /** The user also has usable keys without a verifier, which only cleartext can check. */
+  passwordKeys?: boolean;
 }
+
+/**
+ * `scram`: SCRAM-SHA-256 only (keys without verifiers cannot log in). `scram-or-password`:
+ * SCRAM when the user has verifiers, else the cleartext rules. `password`: cleartext rules only.
+ */
+export type PostgresDoorAuth = 'scram' | 'scram-or-password' | 'password';
 
 export interface PostgresDoorOptions {
   /** Where to listen, e.g. { host: '127.0.0.1', port: 15432 }. Port 0 picks a free port. */
@@ -81,8 +92,13 @@ export interface PostgresDoorOptions {
   maxMessageSize?: number;
   /** Time to connect and log in upstream. Default 10000. */
   connectTimeoutMs?: number;
-  /** Source of SCRAM verifiers; without it (or when it has none) cleartext rules apply. */
+  /**
+   * Source of SCRAM verifiers for a user name. Undefined from it means "check this user in
+   * cleartext" (under `scram-or-password`); `scram` mode then runs a mock exchange.
+   */
   scram?: (user: string) => Promise<ScramCredentials | undefined>;
+  /** Default `scram-or-password` when `scram` is given, else `password`. */
+  auth?: PostgresDoorAuth;
   log?: Logger;
 }
 
@@ -125,6 +141,9 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
   for (const [name, connection] of Object.entries(config.connections)) {
     if (connection.kind === 'postgres') upstreams.set(name, upstreamSettings(name, connection, baseDir, o.connectTimeoutMs));
   }
+  const auth: PostgresDoorAuth = options.auth ?? (options.scram ? 'scram-or-password' : 'password');
+  // Salts for mock exchanges: stable per name while the door runs, unrelated to real salts.
+  const mockSecret = randomBytes(32);
   const tlsLoaded = options.tls ? loadDoorTls(options.tls, baseDir) : undefined;
   if (tlsLoaded?.generated) log.info({ certFile: tlsLoaded.certFile, fingerprint256: tlsLoaded.fingerprint256 }, 'postgres door: generated a self-signed TLS certificate');
 
@@ -342,44 +361,54 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
 
   /** Authenticates the client; on failure it has been sent a FATAL error and undefined is returned. */
   async function authenticate(socket: net.Socket, input: SocketInput, user: string, encrypted: boolean): Promise<Principal | undefined> {
-    const failed = () => fatal(socket, { severity: 'FATAL', code: '28P01', message: `password authentication failed for user "${user}"`, hint: 'the password is a Sluice API key of this identity (slk_...)' });
-    let record: ApiKeyRecord | undefined;
+    // The same answer for a wrong key, another identity's key and a name with no keys at all.
+    const failed = (why?: string) =>
+      fatal(socket, {
+        severity: 'FATAL',
+        code: '28P01',
+        message: `password authentication failed for user "${user}"${why ? `: ${why}` : ''}`,
+        ...(why ? {} : { hint: 'the password is a Sluice API key or token of this identity (slk_... or slt_...)' }),
+      });
+    const cleartextAllowed = encrypted || o.plaintextPassword === 'always' || (o.plaintextPassword === 'loopback' && isLoopback(socket.remoteAddress));
 
-    const scram = options.scram ? await options.scram(user) : undefined;
-    if (scram && scram.candidates.length > 0) {
-      socket.write(authenticationSasl([SCRAM_MECHANISM]));
-      const exchange = new ScramServer(scram.salt, scram.iterations, scram.candidates.map((c) => ({ verifier: c.verifier, value: c.keyId })));
-      try {
-        const initial = await input.frame();
-        if (!initial || initial.type !== TYPE.Password) throw new ScramError('expected SASLInitialResponse');
-        const [mechanism, after] = readCString(initial.bytes, 5);
-        if (mechanism !== SCRAM_MECHANISM) throw new ScramError(`unsupported SASL mechanism ${mechanism}`);
-        const length = initial.bytes.readInt32BE(after);
-        socket.write(authenticationSaslContinue(exchange.first(initial.bytes.toString('utf8', after + 4, after + 4 + length))));
-        const response = await input.frame();
-        if (!response || response.type !== TYPE.Password) throw new ScramError('expected SASLResponse');
-        const final = exchange.final(response.bytes.toString('utf8', 5));
-        if (!final) {
-          failed();
-          return undefined;
-        }
-        record = await runtime.store.getKey(final.value);
-        if (!record || record.principal !== user || keyStatus(record) !== 'active') {
-          failed();
-          return undefined;
-        }
-        socket.write(authenticationSaslFinal(final.serverFinal));
-      } catch (error) {
-        if (error instanceof ScramError) {
-          fatal(socket, { severity: 'FATAL', code: '08P01', message: `SCRAM authentication failed: ${error.message}` });
-          return undefined;
-        }
-        throw error;
+    let credentials: ScramCredentials | undefined;
+    let useScram = false;
+    if (auth !== 'password') {
+      credentials = options.scram ? await options.scram(user) : undefined;
+      if (auth === 'scram') {
+        useScram = true;
+      } else if (credentials) {
+        // scram-or-password: SCRAM unless some of the principal's keys can only be checked in
+        // cleartext and cleartext is allowed here (keys made before verifiers existed).
+        useScram = !(credentials.passwordKeys && (cleartextAllowed || credentials.candidates.length === 0));
       }
+    }
+
+    let record: ApiKeyRecord | undefined;
+    if (useScram) {
+      // No credentials: a mock exchange with a salt stable per name, as PostgreSQL does.
+      const salt = credentials?.salt ?? mockSalt(user);
+      const iterations = credentials?.iterations ?? 4096;
+      const outcome = await scramExchange(socket, input, salt, iterations, credentials?.candidates ?? []);
+      if (outcome === undefined) return undefined;
+      if (outcome === false) {
+        failed();
+        return undefined;
+      }
+      record = await runtime.store.getKey(outcome.keyId);
+      if (!record || record.principal !== user) {
+        failed();
+        return undefined;
+      }
+      const refused = unusable(record);
+      if (refused) {
+        // Only someone holding the real key or token can learn this.
+        failed(refused.message);
+        return undefined;
+      }
+      socket.write(authenticationSaslFinal(outcome.serverFinal));
     } else {
-      const loopback = isLoopback(socket.remoteAddress);
-      const allowed = encrypted || o.plaintextPassword === 'always' || (o.plaintextPassword === 'loopback' && loopback);
-      if (!allowed) {
+      if (!cleartextAllowed) {
         fatal(socket, {
           severity: 'FATAL',
           code: '28000',
@@ -400,12 +429,8 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       const key = readCString(frame.bytes, 5)[0];
       const check = await checkKey(runtime.store, key);
       if (!check.ok) {
-        if (check.reason === 'revoked' || check.reason === 'expired') {
-          // Only someone holding the real key can learn this.
-          fatal(socket, { severity: 'FATAL', code: '28P01', message: `password authentication failed for user "${user}": ${check.message}` });
-        } else {
-          failed();
-        }
+        // Revoked and expired are only told to someone holding the real key.
+        failed(check.reason === 'revoked' || check.reason === 'expired' ? check.message : undefined);
         return undefined;
       }
       if (check.record.principal !== user) {
@@ -414,6 +439,7 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       }
       record = check.record;
     }
+    log.debug({ principal: user, credential: record.id, method: useScram ? 'scram-sha-256' : 'password' }, 'postgres door: authenticated');
     try {
       return principalFromKey(record, runtime.loaded.config.identities);
     } catch (error) {
@@ -423,6 +449,47 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       }
       throw error;
     }
+  }
+
+  /**
+   * Runs a SCRAM-SHA-256 exchange. Returns the matching key id and the server-final-message,
+   * false when the proof matches no candidate, undefined when the client was sent an error or left.
+   */
+  async function scramExchange(
+    socket: net.Socket,
+    input: SocketInput,
+    salt: Buffer,
+    iterations: number,
+    candidates: ScramCredentials['candidates'],
+  ): Promise<{ keyId: string; serverFinal: string } | false | undefined> {
+    socket.write(authenticationSasl([SCRAM_MECHANISM]));
+    const exchange = new ScramServer(salt, iterations, candidates.map((c) => ({ verifier: c.verifier, value: c.keyId })));
+    try {
+      const initial = await input.frame();
+      if (!initial) return undefined;
+      if (initial.type !== TYPE.Password) throw new ScramError('expected SASLInitialResponse');
+      const [mechanism, after] = readCString(initial.bytes, 5);
+      if (mechanism !== SCRAM_MECHANISM) throw new ScramError(`unsupported SASL mechanism ${mechanism}`);
+      if (after + 4 > initial.bytes.length) throw new ScramError('truncated SASLInitialResponse');
+      const length = initial.bytes.readInt32BE(after);
+      if (length < 0 || after + 4 + length > initial.bytes.length) throw new ScramError('truncated SASLInitialResponse');
+      socket.write(authenticationSaslContinue(exchange.first(initial.bytes.toString('utf8', after + 4, after + 4 + length))));
+      const response = await input.frame();
+      if (!response) return undefined;
+      if (response.type !== TYPE.Password) throw new ScramError('expected SASLResponse');
+      const final = exchange.final(response.bytes.toString('utf8', 5));
+      return final ? { keyId: final.value, serverFinal: final.serverFinal } : false;
+    } catch (error) {
+      if (error instanceof ScramError) {
+        fatal(socket, { severity: 'FATAL', code: '08P01', message: `SCRAM authentication failed: ${error.message}` });
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  function mockSalt(user: string): Buffer {
+    return createHmac('sha256', mockSecret).update(user, 'utf8').digest().subarray(0, 16);
   }
 
   function cancel(processId: number, secret: Buffer): void {
