@@ -6,10 +6,15 @@
 //        [--clients 1,16] [--modes simple,extended] [--store-sync full|normal] [--no-rows]
 //        [--gate noop] [--no-pgbench]
 //
-// Needs psql, pgbench and pgbouncer (Debian: apt-get install -y postgresql-client pgbouncer)
-// and a PostgreSQL at 127.0.0.1:5432 where `root` may create a database (trust). It creates
-// and drops a database of its own; PgBouncer and Sluice run as child processes so their CPU
-// can be read from /proc. Output: one JSON line per measurement, then a summary line.
+// Needs psql and pgbench (Debian: apt-get install -y postgresql-client) and a PostgreSQL at
+// 127.0.0.1:5432 where `root` may create a database (trust). PgBouncer comes from the Debian
+// package: when it is not on PATH the bench runs `apt-get install -y pgbouncer` (as root;
+// otherwise it stops and names the command). It creates a database and temp dirs of its own,
+// runs PgBouncer (on a free port) and Sluice as child processes so their CPU can be read from
+// /proc, and on the way out (normal end, error, SIGINT, SIGTERM) stops both, drops the
+// database and removes the dirs. Output: one JSON line per measurement, a summary line per
+// measured case (direct, PgBouncer and Sluice figures with the ratios), and a final line
+// holding all summaries.
 //
 // Sluice runs with the policy, audit and masking a real deployment has: three rules (one
 // deny, one review, one allow with a masking profile on pgbench_accounts.filler), every
@@ -18,10 +23,10 @@
 // across a process crash, not a power loss), to show what the audit fsync costs.
 // --gate noop replaces the gate by one that admits everything without analysis, policy or
 // audit: a diagnosis of what the door's relay costs by itself, never a deployment mode.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
@@ -132,11 +137,18 @@ interface PgbenchResult {
 
 async function pgbench(target: Target, database: string, mode: string, clients: number, seconds: number): Promise<PgbenchResult> {
   const before = target.pid ? cpuMicros(target.pid) : 0;
-  const { stdout } = await execFileAsync(
+  // Spawned through the cleanup, so that an interrupted bench stops it too.
+  const child = cleanup.spawn(
     'pgbench',
     ['-h', '127.0.0.1', '-p', String(target.port), '-U', target.user, '-S', '-n', '-M', mode, '-c', String(clients), '-j', String(Math.min(clients, 2)), '-T', String(seconds), database],
-    { env: { PATH: process.env.PATH ?? '', ...target.env }, maxBuffer: 16 * 1024 * 1024 },
+    { env: { PATH: process.env.PATH ?? '', ...target.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0) throw new Error(`pgbench against ${target.name} exited with ${code ?? 'a signal'}: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
   const after = target.pid ? cpuMicros(target.pid) : 0;
   const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1]);
   const transactions = Number(/actually processed: (\d+)/.exec(stdout)?.[1]);
@@ -146,12 +158,13 @@ async function pgbench(target: Target, database: string, mode: string, clients: 
 
 async function selectAll(target: Target, database: string): Promise<{ ms: number; bytes: number; maskedSample: boolean }> {
   const started = performance.now();
-  const child = spawn('psql', ['-X', '-q', '-A', '-t', '-h', '127.0.0.1', '-p', String(target.port), '-U', target.user, '-d', database, '-c', 'SELECT * FROM pgbench_accounts'], {
+  const child = cleanup.spawn('psql', ['-X', '-q', '-A', '-t', '-h', '127.0.0.1', '-p', String(target.port), '-U', target.user, '-d', database, '-c', 'SELECT * FROM pgbench_accounts'], {
     env: { PATH: process.env.PATH ?? '', ...target.env },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   let bytes = 0;
   let sample = '';
-  child.stdout.on('data', (d: Buffer) => {
+  child.stdout!.on('data', (d: Buffer) => {
     if (sample.length < 200) sample += d.toString('utf8', 0, Math.min(d.length, 200));
     bytes += d.length;
   });
@@ -172,6 +185,85 @@ function median(values: number[]): number {
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 // ---------------------------------------------------------------------------------------
+// Setup and cleanup: PgBouncer from the Debian package, children, the database, temp dirs.
+
+/** A missing prerequisite: its message says what to do, a stack trace would not help. */
+class SetupError extends Error {}
+
+/** Installs PgBouncer with apt-get when it is missing (as root); otherwise says how. */
+async function ensurePgbouncer(): Promise<void> {
+  if (await onPath('pgbouncer')) return;
+  const command = 'apt-get install -y pgbouncer';
+  if (process.getuid?.() !== 0) throw new SetupError(`pgbouncer is not installed; install it as root first: sudo ${command}`);
+  console.error(`pgbouncer is not on PATH: ${command} ...`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () => execFileAsync('apt-get', ['install', '-y', 'pgbouncer'], { env, maxBuffer: 64 * 1024 * 1024 });
+  try {
+    await install();
+  } catch {
+    // A fresh container has no package lists yet.
+    await execFileAsync('apt-get', ['update'], { env, maxBuffer: 64 * 1024 * 1024 });
+    await install();
+  }
+  // The package starts its own PgBouncer (port 6432) where an init system runs; this bench
+  // uses its own instance on a free port, so that one is left as the package set it up.
+  if (!(await onPath('pgbouncer'))) throw new SetupError(`${command} ran, but pgbouncer is still not on PATH (${process.env.PATH ?? ''})`);
+}
+
+async function onPath(program: string): Promise<boolean> {
+  return execFileAsync('sh', ['-c', `command -v ${program}`]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Everything the bench made, undone once: on the normal end, on an error and on SIGINT/SIGTERM. */
+class Cleanup {
+  readonly children = new Set<ChildProcess>();
+  /** Set by SIGINT/SIGTERM: what fails after it is the interruption, not worth reporting. */
+  interrupted: string | undefined;
+  database: string | undefined;
+  dirs: string[] = [];
+  private done: Promise<void> | undefined;
+
+  spawn(command: string, args: string[], options: SpawnOptions): ChildProcess {
+    const child = spawn(command, args, options);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  run(): Promise<void> {
+    this.done ??= this.undo();
+    return this.done;
+  }
+
+  private async undo(): Promise<void> {
+    const alive = [...this.children].filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = alive.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+    for (const child of alive) child.kill('SIGTERM');
+    const slow = setTimeout(() => alive.forEach((c) => c.kill('SIGKILL')), 5_000);
+    await Promise.all(exited);
+    clearTimeout(slow);
+    if (this.database) {
+      // A client of its own: the bench's may be busy or broken.
+      const admin = new pg.Client({ ...PG, database: 'postgres' });
+      try {
+        await admin.connect();
+        await admin.query(`DROP DATABASE IF EXISTS ${this.database} WITH (FORCE)`);
+      } catch (error) {
+        console.error(`could not drop database ${this.database}: ${(error as Error).message}`);
+      } finally {
+        await admin.end().catch(() => {});
+      }
+    }
+    for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const cleanup = new Cleanup();
+
+// ---------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   if (process.argv.includes('--serve')) return serve();
@@ -182,23 +274,43 @@ async function main(): Promise<void> {
   const clientsList = arg('clients', '1,16').split(',').map(Number);
   const modes = arg('modes', 'simple,extended').split(',');
   const storeSync = arg('store-sync', 'full');
+  const gateMode = arg('gate', 'real');
   const withRows = !process.argv.includes('--no-rows');
   const withPgbench = !process.argv.includes('--no-pgbench');
   const database = `sluice_bench_pgdoor_${process.pid}`;
-  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-pgdoor-'));
-  const children: ChildProcess[] = [];
 
-  const admin = new pg.Client({ ...PG, database: 'postgres' });
-  await admin.connect();
+  for (const program of ['psql', 'pgbench']) {
+    if (!(await onPath(program))) throw new SetupError(`${program} is not installed (Debian: apt-get install -y postgresql-client)`);
+  }
+  await ensurePgbouncer();
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanup.interrupted = signal;
+      console.error(`${signal}: stopping PgBouncer and Sluice, dropping ${database} ...`);
+      void cleanup.run().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    });
+  }
+  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-pgdoor-'));
+  cleanup.dirs.push(work);
+
   try {
-    await admin.query(`CREATE DATABASE ${database}`);
+    const admin = new pg.Client({ ...PG, database: 'postgres' });
+    await admin.connect();
+    try {
+      cleanup.database = database; // before CREATE: an interruption during it still drops it
+      await admin.query(`CREATE DATABASE ${database}`);
+    } finally {
+      await admin.end();
+    }
     console.error(`pgbench -i -s ${scale} into ${database} ...`);
-    await execFileAsync('pgbench', ['-i', '-q', '-s', String(scale), '-h', PG.host, '-p', String(PG.port), '-U', PG.user, database], { env: { PATH: process.env.PATH ?? '' } });
+    const init = execFileAsync('pgbench', ['-i', '-q', '-s', String(scale), '-h', PG.host, '-p', String(PG.port), '-U', PG.user, database], { env: { PATH: process.env.PATH ?? '' } });
+    cleanup.children.add(init.child);
+    await init;
 
     // PgBouncer, session mode, trust (auth happens once per connection; pgbench does not reconnect).
     const bouncerPort = await freePort();
     const bouncerDir = join(work, 'pgbouncer');
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(bouncerDir, { recursive: true });
     writeFileSync(join(bouncerDir, 'userlist.txt'), `"${PG.user}" ""\n`);
     writeFileSync(
@@ -220,25 +332,25 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
+    // PgBouncer refuses to run as root: it runs as postgres, which must read its files.
     const asRoot = process.getuid?.() === 0;
     if (asRoot) {
       const uid = Number((await execFileAsync('id', ['-u', 'postgres'])).stdout.trim());
       const gid = Number((await execFileAsync('id', ['-g', 'postgres'])).stdout.trim());
       for (const p of [work, bouncerDir, join(bouncerDir, 'userlist.txt'), join(bouncerDir, 'pgbouncer.ini')]) chownSync(p, uid, gid);
     }
-    const bouncer = spawn('pgbouncer', [...(asRoot ? ['-u', 'postgres'] : []), join(bouncerDir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(bouncer);
-    await waitForPort(bouncerPort);
+    const bouncer = cleanup.spawn('pgbouncer', [...(asRoot ? ['-u', 'postgres'] : []), join(bouncerDir, 'pgbouncer.ini')], { stdio: 'ignore' });
+    const bouncerExit = new Promise<never>((_, reject) => bouncer.once('exit', (code) => reject(new Error(`pgbouncer exited with ${code}; see its log under ${bouncerDir}`))));
+    bouncerExit.catch(() => {});
+    await Promise.race([waitForPort(bouncerPort), bouncerExit]);
 
     // Sluice's door in its own process.
     const sluiceDir = join(work, 'sluice');
     mkdirSync(sluiceDir, { recursive: true });
-    const gateMode = arg('gate', 'real');
-    const sluice = spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--database', database, '--dir', sluiceDir, '--store-sync', storeSync, '--gate', gateMode], {
+    const sluice = cleanup.spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--database', database, '--dir', sluiceDir, '--store-sync', storeSync, '--gate', gateMode], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
     });
-    children.push(sluice);
     const ready = await new Promise<{ port: number; key: string }>((resolve, reject) => {
       let out = '';
       sluice.stdout!.on('data', (d: Buffer) => {
@@ -302,6 +414,7 @@ async function main(): Promise<void> {
     if (withRows) {
       const times: Record<string, number[]> = { direct: [], pgbouncer: [], sluice: [] };
       let masked = false;
+      const errors: string[] = [];
       for (let r = 0; r < rounds; r++) {
         const order = [...targets.slice(r % 3), ...targets.slice(0, r % 3)];
         for (const t of order) {
@@ -309,6 +422,7 @@ async function main(): Promise<void> {
           try {
             result = await selectAll(t, dbFor(t));
           } catch (error) {
+            errors.push(`${t.name}: ${(error as Error).message}`);
             console.log(JSON.stringify({ bench: 'select-all-psql', round: r + 1, target: t.name, error: (error as Error).message }));
             continue;
           }
@@ -317,28 +431,30 @@ async function main(): Promise<void> {
           console.log(JSON.stringify({ bench: 'select-all-psql', round: r + 1, target: t.name, ms: Math.round(result.ms), bytes: result.bytes }));
         }
       }
-      const m = (name: string) => median(times[name]!);
+      const m = (name: string) => (times[name]!.length > 0 ? median(times[name]!) : Number.NaN);
+      const ms = (name: string) => (Number.isNaN(m(name)) ? null : Math.round(m(name)));
+      const ratio = (a: string, b: string) => (Number.isNaN(m(a) / m(b)) ? null : round2(m(a) / m(b)));
       const line = {
         bench: 'select-all-psql',
         summary: true,
         rows: scale * 100_000,
+        rounds,
         masked_column: 'filler',
         sluice_output_masked: masked,
-        direct_ms: Math.round(m('direct')),
-        pgbouncer_ms: Math.round(m('pgbouncer')),
-        sluice_ms: Math.round(m('sluice')),
-        sluice_vs_direct: round2(m('sluice') / m('direct')),
-        pgbouncer_vs_direct: round2(m('pgbouncer') / m('direct')),
+        direct_ms: ms('direct'),
+        pgbouncer_ms: ms('pgbouncer'),
+        sluice_ms: ms('sluice'),
+        sluice_vs_direct: ratio('sluice', 'direct'),
+        sluice_vs_pgbouncer: ratio('sluice', 'pgbouncer'),
+        pgbouncer_vs_direct: ratio('pgbouncer', 'direct'),
+        ...(errors.length > 0 ? { errors } : {}),
       };
       summary.push(line);
       console.log(JSON.stringify(line));
     }
+    console.log(JSON.stringify({ bench: 'postgres-door', final: true, node: process.version, cpus: cpus().length, summaries: summary }));
   } finally {
-    for (const child of children) child.kill('SIGTERM');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
-    await admin.end();
-    rmSync(work, { recursive: true, force: true });
+    await cleanup.run();
   }
 }
 
@@ -360,6 +476,8 @@ async function waitForPort(port: number): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(error);
+  // After SIGINT/SIGTERM the signal handler finishes the cleanup and exits.
+  if (cleanup.interrupted) return;
+  console.error(error instanceof SetupError ? error.message : error);
   process.exit(1);
 });

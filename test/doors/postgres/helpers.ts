@@ -10,7 +10,7 @@ import { startRuntime, type Runtime } from '../../../src/app/runtime.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { startPostgresDoor, type PostgresDoor, type PostgresDoorOptions } from '../../../src/doors/postgres/index.js';
 import { createKey } from '../../../src/identity/keys.js';
-import { PG, tempDir } from '../../helpers.js';
+import { PG, directSql, tempDir } from '../../helpers.js';
 
 export interface DoorFixture {
   runtime: Runtime;
@@ -127,6 +127,12 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The upstream backend of a door session, found by the application_name the door gives it. */
+export async function upstreamBackend(principal: string, app: string): Promise<{ pid: number; state: string; wait_event: string | null; query: string } | undefined> {
+  const r = await directSql(`SELECT pid, state, wait_event, query FROM pg_stat_activity WHERE application_name = $1`, [`sluice/${principal}/${app}`]);
+  return r.rows[0] as { pid: number; state: string; wait_event: string | null; query: string } | undefined;
 }
 
 export interface RunResult {
