@@ -13,7 +13,8 @@ export type ReviewVerdict = 'approved' | 'rejected' | 'expired' | 'cancelled';
 
 export interface ReviewOutcome {
   reviewId: string;
-  status: ReviewVerdict;
+  /** `pending` only when the hold was asked to return at once (`returnPending`). */
+  status: ReviewVerdict | 'pending';
   by?: string;
   note?: string;
 }
@@ -22,6 +23,10 @@ export interface HoldOptions {
   signal?: AbortSignal;
   /** Called once the pending record exists, so the door can tell the caller how to approve. */
   onPending?: (review: ReviewRecord) => void;
+  /** Return `pending` once the record exists instead of waiting for a verdict. */
+  returnPending?: boolean;
+  /** Continue this earlier review of the same command instead of opening a new one. */
+  resume?: string;
 }
 
 /** The gate's hook for `review` decisions. */
@@ -50,6 +55,7 @@ export class StoreReviewHook implements ReviewHook {
   ) {}
 
   async hold(action: Action, decision: Decision, options: HoldOptions = {}): Promise<ReviewOutcome> {
+    if (options.resume) return this.resume(action, options.resume, options);
     const now = new Date();
     const review: ReviewRecord = {
       id: newId('rv'),
@@ -65,7 +71,42 @@ export class StoreReviewHook implements ReviewHook {
     await this.store.insertReview(review);
     await this.audit.append(reviewDraft(action, review.id, 'pending', {}));
     options.onPending?.(review);
+    if (options.returnPending) return { reviewId: review.id, status: 'pending' };
+    return this.wait(action, review, options);
+  }
 
+  /**
+   * Picks up an earlier review of the same command: still pending, it is returned or waited
+   * for; approved, it is used up (approved -> executed, so one approval runs once); any other
+   * state is its verdict. A review of another principal, connection or command is refused.
+   */
+  private async resume(action: Action, id: string, options: HoldOptions): Promise<ReviewOutcome> {
+    const held = await this.store.getReview(id);
+    const heldAction = held?.action as { principal?: { name?: string; credentialId?: string }; connection?: { name?: string } } | undefined;
+    if (
+      !held ||
+      held.commandHash !== commandHash(action.command) ||
+      heldAction?.principal?.name !== action.principal.name ||
+      heldAction.principal.credentialId !== action.principal.credentialId ||
+      heldAction.connection?.name !== action.connection.name
+    ) {
+      return { reviewId: id, status: 'rejected', note: 'the review does not belong to this command' };
+    }
+    if (held.status === 'pending') {
+      if (Date.now() >= Date.parse(held.expiresAt)) return this.close(action, id, 'expired', 'nobody decided in time');
+      options.onPending?.(held);
+      return options.returnPending ? { reviewId: id, status: 'pending' } : this.wait(action, held, options);
+    }
+    if (held.status === 'approved') {
+      const won = await this.store.settleReview(id, { status: 'executed', decidedAt: new Date().toISOString() }, 'approved');
+      if (!won) return { reviewId: id, status: 'rejected', note: 'this approval was already used' };
+      return { reviewId: id, status: 'approved', ...(held.decidedBy ? { by: held.decidedBy } : {}), ...(held.note ? { note: held.note } : {}) };
+    }
+    if (held.status === 'executed') return { reviewId: id, status: 'rejected', note: 'this approval was already used' };
+    return { reviewId: id, status: verdictOf(held.status, 'rejected'), ...(held.decidedBy ? { by: held.decidedBy } : {}), ...(held.note ? { note: held.note } : {}) };
+  }
+
+  private async wait(action: Action, review: ReviewRecord, options: HoldOptions): Promise<ReviewOutcome> {
     const pollMs = this.options.pollMs ?? 200;
     for (;;) {
       if (options.signal?.aborted) return this.close(action, review.id, 'cancelled', 'the caller went away');

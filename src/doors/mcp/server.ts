@@ -1,0 +1,75 @@
+// One low-level MCP Server per session (the tool list is dynamic: it follows the policy in
+// force, so the SDK's McpServer with fixed registrations does not fit). It answers
+// initialize (by the SDK), tools/list from the catalogue and tools/call through ToolCalls.
+// Who calls comes per HTTP request from the transport's authInfo, set by the endpoint after
+// it checked the bearer key; nothing here trusts the session alone.
+import { Server, type AuthInfo, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import type { Runtime } from '../../app/runtime.js';
+import type { Principal } from '../../gate/types.js';
+import type { ClientInfo, ToolCalls } from './calls.js';
+import { toolError } from './results.js';
+import type { ToolCatalogue } from './tools.js';
+
+export const SERVER_NAME = 'sluice';
+
+/** What the endpoint attaches to each request it hands to the transport. */
+export interface RequestAuth {
+  principal: Principal;
+  /** Aborted when the HTTP request carrying the call goes away. */
+  signal: AbortSignal;
+}
+
+export function authInfoFor(auth: RequestAuth): AuthInfo {
+  // The key itself never goes here: handlers only need who it proved.
+  return { token: '', clientId: auth.principal.credentialId ?? auth.principal.name, scopes: [], extra: { sluice: auth } };
+}
+
+function requestAuth(ctx: ServerContext): RequestAuth | undefined {
+  const value = ctx.http?.authInfo?.extra?.sluice as RequestAuth | undefined;
+  return value?.principal ? value : undefined;
+}
+
+export interface ServerParts {
+  runtime: Runtime;
+  catalogue: ToolCatalogue;
+  calls: ToolCalls;
+  version: string;
+}
+
+export function createSessionServer(parts: ServerParts, clientInfo: () => ClientInfo | undefined): Server {
+  const server = new Server(
+    { name: SERVER_NAME, title: 'Sluice', version: parts.version },
+    {
+      capabilities: { tools: { listChanged: false } },
+      instructions:
+        'Sluice gates every tool call: a policy allows, denies or holds each command for human review, results may be masked, and every call is audited. ' +
+        'A denied call returns an error naming the rule; do not retry it unchanged.',
+    },
+  );
+
+  server.setRequestHandler('tools/list', () => ({ tools: parts.catalogue.list(parts.runtime.loaded.policy.rules) }));
+
+  server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
+    const auth = requestAuth(ctx);
+    // The endpoint always sets it; without it, refuse rather than guess who is calling.
+    if (!auth) return toolError('Sluice could not tell who is calling; nothing ran.');
+    const progressToken = request.params._meta?.progressToken;
+    let progress = 0;
+    const signal = AbortSignal.any([ctx.mcpReq.signal, auth.signal]);
+    const client = clientInfo();
+    const result = await parts.calls.call(request.params.name, request.params.arguments, {
+      principal: auth.principal,
+      session: ctx.sessionId ?? 'mcp',
+      signal,
+      ...(client ? { client } : {}),
+      ...(progressToken !== undefined
+        ? {
+            progress: (message: string) =>
+              ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }),
+          }
+        : {}),
+    });
+    return result;
+  });
+  return server;
+}

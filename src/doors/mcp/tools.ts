@@ -1,0 +1,167 @@
+// The tool catalogue: a registry of per-connection tool providers. Each connection kind
+// that has a provider offers its tools under the connection's namespace
+// (`<connection>__<tool>`); tools/list shows a tool only when the policy could let a call of
+// it run (policy-scope.ts). Upstream MCP servers as connections plug in as another provider.
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type { ConnectionConfig } from '../../config/schema.js';
+import type { GateOutcome } from '../../gate/gate.js';
+import type { CompiledRule } from '../../policy/index.js';
+import { log } from '../../util/log.js';
+import { scopeSummary, type ScopeSummary } from './policy-scope.js';
+import { formatExecResult, formatQueryResult, QUERY_OUTPUT_SCHEMA, EXEC_OUTPUT_SCHEMA } from './results.js';
+
+/**
+ * Between the connection name and the tool name. MCP tool names may use letters, digits,
+ * `_`, `-` and `.`; connection names use the same characters, so a double underscore keeps
+ * the name valid and readable. Names are looked up whole, never split.
+ */
+export const TOOL_SEPARATOR = '__';
+
+/** A tool a connection offers, before namespacing. */
+export interface ConnectionTool {
+  /** Short name, e.g. `query`; the listed name is `<connection>__<name>`. */
+  name: string;
+  title: string;
+  /** What the tool does; the policy sentence is appended by the catalogue. */
+  description: string;
+  inputSchema: Tool['inputSchema'];
+  outputSchema?: Tool['outputSchema'];
+  annotations?: Tool['annotations'];
+  /** The command the gate analyses and runs, from validated arguments; or why the arguments are wrong. */
+  command(args: Record<string, unknown>): { command: string } | { error: string };
+  /** The tool result for an executed command (decision refusals are formatted by the caller). */
+  format(outcome: GateOutcome): CallToolResult;
+}
+
+/** Turns a connection of one kind into tools. */
+export interface ToolProvider {
+  readonly kind: string;
+  tools(connection: string, config: ConnectionConfig): readonly ConnectionTool[];
+}
+
+/** A namespaced tool of one connection. */
+export interface CatalogueTool {
+  name: string;
+  connection: string;
+  tool: ConnectionTool;
+}
+
+/** One string argument, required, nothing else. */
+function stringArgument(name: string, description: string): Tool['inputSchema'] {
+  return {
+    type: 'object',
+    properties: { [name]: { type: 'string', description } },
+    required: [name],
+    additionalProperties: false,
+  };
+}
+
+function onlyString(args: Record<string, unknown>, name: string): { value: string } | { error: string } {
+  const extra = Object.keys(args).filter((key) => key !== name);
+  if (extra.length > 0) return { error: `unknown argument(s): ${extra.join(', ')}; the tool takes only "${name}"` };
+  const value = args[name];
+  if (typeof value !== 'string') return { error: `"${name}" must be a string` };
+  if (value.trim() === '') return { error: `"${name}" is empty` };
+  return { value };
+}
+
+export const postgresTools: ToolProvider = {
+  kind: 'postgres',
+  tools: (connection) => [
+    {
+      name: 'query',
+      title: `SQL on ${connection}`,
+      description:
+        `Runs SQL on the PostgreSQL connection "${connection}" through the Sluice gateway and returns the rows ` +
+        '(columns, rows as arrays, rowCount, truncated when the row cap cut the result). Several statements separated by ";" run as one request; ' +
+        'the rows of the last one that returns rows come back. Values in sensitive columns may come back masked.',
+      inputSchema: stringArgument('sql', 'The SQL to run, e.g. SELECT id, name FROM customers LIMIT 10'),
+      outputSchema: QUERY_OUTPUT_SCHEMA,
+      annotations: { title: `SQL on ${connection}`, openWorldHint: false },
+      command: (args) => {
+        const sql = onlyString(args, 'sql');
+        return 'error' in sql ? sql : { command: sql.value };
+      },
+      format: formatQueryResult,
+    },
+  ],
+};
+
+export const shellTools: ToolProvider = {
+  kind: 'shell',
+  tools: (connection) => [
+    {
+      name: 'exec',
+      title: `Shell on ${connection}`,
+      description:
+        `Runs a bash command line on the shell connection "${connection}" through the Sluice gateway (in the connection's working folder, ` +
+        'stdin closed, with a timeout and an output cap) and returns stdout, stderr and the exit code.',
+      inputSchema: stringArgument('command', 'The bash command line, e.g. ls -l && head -5 notes.md'),
+      outputSchema: EXEC_OUTPUT_SCHEMA,
+      annotations: { title: `Shell on ${connection}`, openWorldHint: false },
+      command: (args) => {
+        const line = onlyString(args, 'command');
+        return 'error' in line ? line : { command: line.value };
+      },
+      format: formatExecResult,
+    },
+  ],
+};
+
+export const BUILT_IN_PROVIDERS: readonly ToolProvider[] = [postgresTools, shellTools];
+
+export class ToolCatalogue {
+  readonly #tools = new Map<string, CatalogueTool>();
+  #summaries?: { rules: readonly CompiledRule[]; byConnection: Map<string, ScopeSummary> };
+
+  constructor(connections: Readonly<Record<string, ConnectionConfig>>, providers: readonly ToolProvider[] = BUILT_IN_PROVIDERS) {
+    const byKind = new Map(providers.map((provider) => [provider.kind, provider]));
+    for (const [connection, config] of Object.entries(connections)) {
+      for (const tool of byKind.get(config.kind)?.tools(connection, config) ?? []) {
+        const name = `${connection}${TOOL_SEPARATOR}${tool.name}`;
+        if (this.#tools.has(name)) {
+          // Only possible with odd names (`a__b` + `c` vs `a` + `b__c`); never let one shadow another.
+          log.warn({ tool: name, connection }, 'two connections would offer the same MCP tool name; neither offers it');
+          this.#tools.delete(name);
+          continue;
+        }
+        this.#tools.set(name, { name, connection, tool });
+      }
+    }
+  }
+
+  /** The tools the policy could let run, as tools/list shows them. */
+  list(rules: readonly CompiledRule[]): Tool[] {
+    const out: Tool[] = [];
+    for (const entry of this.#tools.values()) {
+      const summary = this.summary(rules, entry.connection);
+      if (!summary.couldRun) continue;
+      out.push({
+        name: entry.name,
+        title: entry.tool.title,
+        description: `${entry.tool.description} ${summary.text} A denied call returns an error naming the rule; a call held for review waits for approval (or says it is pending).`,
+        inputSchema: entry.tool.inputSchema,
+        ...(entry.tool.outputSchema ? { outputSchema: entry.tool.outputSchema } : {}),
+        ...(entry.tool.annotations ? { annotations: entry.tool.annotations } : {}),
+      });
+    }
+    return out;
+  }
+
+  /** A listed tool by its full name; undefined for unknown names and for tools the policy hides. */
+  find(name: string, rules: readonly CompiledRule[]): CatalogueTool | undefined {
+    const entry = this.#tools.get(name);
+    return entry && this.summary(rules, entry.connection).couldRun ? entry : undefined;
+  }
+
+  private summary(rules: readonly CompiledRule[], connection: string): ScopeSummary {
+    // Recomputed when a reload brings new rules; the rules array is replaced, never mutated.
+    if (this.#summaries?.rules !== rules) this.#summaries = { rules, byConnection: new Map() };
+    let summary = this.#summaries.byConnection.get(connection);
+    if (!summary) {
+      summary = scopeSummary(rules, connection);
+      this.#summaries.byConnection.set(connection, summary);
+    }
+    return summary;
+  }
+}
