@@ -1,63 +1,85 @@
-// Column-name masking for tabular results: the first, simple masker. Values in columns whose
-// names match a profile are replaced before a result leaves the gate. (The full detector
-// engine with reversible placeholders replaces this behind the same call.)
-import type { MaskingProfileConfig } from '../config/schema.js';
+// Masking of tabular results and command output in the gate. Column rules come first (a
+// column whose name says what it holds is replaced whole), then, when the profile has
+// content detectors, string values, stdout, stderr and error messages are scanned. Fails
+// closed: a value the masker cannot handle is dropped, never passed through.
 import type { ExecutionResult } from '../connectors/connector.js';
+import { newTally, type Tally } from './profile.js';
+import type { CompiledMaskingProfile } from './profile.js';
+import type { MaskScope } from './types.js';
 
-export interface CompiledMaskingProfile {
-  name: string;
-  matches(column: string): boolean;
-  mask(value: unknown): unknown;
-}
-
-export function compileMaskingProfile(name: string, config: MaskingProfileConfig): CompiledMaskingProfile {
-  const patterns = config.columns.map(
-    (column) => new RegExp(`^${column.split('*').map(escapeRegExp).join('.*')}$`, 'i'),
-  );
-  const replace = config.replacement === 'partial' ? partial : redact;
-  return {
-    name,
-    matches: (column) => patterns.some((pattern) => pattern.test(column)),
-    mask: (value) => (value === null || value === undefined ? value : replace(String(value))),
-  };
-}
-
-function redact(_value: string): string {
-  return '[masked]';
-}
-
-/** Keeps the last four characters when the value is long enough that they do not identify it. */
-function partial(value: string): string {
-  return value.length >= 8 ? `****${value.slice(-4)}` : '[masked]';
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+export { compileMaskingProfile, newTally, type CompiledMaskingProfile, type ColumnMasker, type CompileOptions, type MaskingProfileInput, type Tally } from './profile.js';
 
 export interface MaskReport {
   /** Names of columns whose values were masked. */
   columns: string[];
-  /** How many values were replaced. */
+  /** How many values were replaced (cells, and texts with findings). */
   values: number;
+  /** Findings and whole-value replacements per type (no values). Absent for plain column profiles. */
+  types?: Record<string, number>;
+  /** Values dropped because the masker failed on them. */
+  errors?: number;
 }
 
-/** Returns a copy of the result with matching columns masked, and what was masked. */
-export function maskResult(result: ExecutionResult, profile: CompiledMaskingProfile): { result: ExecutionResult; report: MaskReport } {
-  if (!result.columns || !result.rows) return { result, report: { columns: [], values: 0 } };
-  const masked = result.columns.map((column, index) => (profile.matches(column.name) ? index : -1)).filter((i) => i >= 0);
-  if (masked.length === 0) return { result, report: { columns: [], values: 0 } };
-  let values = 0;
-  const rows = result.rows.map((row) => {
-    const copy = [...row];
-    for (const index of masked) {
-      if (copy[index] !== null && copy[index] !== undefined) values++;
-      copy[index] = profile.mask(copy[index]);
+/** Text that stands in for output the masker failed on. */
+export const WITHHELD = '[withheld: masking failed]';
+
+/** Returns a copy of the result with sensitive values masked, and what was masked. */
+export function maskResult(result: ExecutionResult, profile: CompiledMaskingProfile, scope?: MaskScope): { result: ExecutionResult; report: MaskReport } {
+  const scoped = scope ? profile.forScope(scope) : profile;
+  const tally = newTally();
+  const columns: string[] = [];
+  let out = result;
+  if (result.columns && result.rows) {
+    const maskers = result.columns.map((column) => scoped.column(column.name));
+    if (maskers.some((masker) => masker !== undefined)) {
+      const changed = new Set<number>();
+      const rows = result.rows.map((row) => {
+        let copy: unknown[] | undefined;
+        for (let i = 0; i < maskers.length; i++) {
+          const masker = maskers[i];
+          const value = row[i];
+          if (!masker || value === null || value === undefined) continue;
+          const before = tally.values + tally.errors;
+          const masked = masker.maskValue(value, tally);
+          if (tally.values + tally.errors === before && masker.kind === 'scan') continue;
+          (copy ??= [...row])[i] = masked;
+          changed.add(i);
+        }
+        return copy ?? row;
+      });
+      maskers.forEach((masker, i) => {
+        if (masker?.kind === 'whole' || changed.has(i)) columns.push(result.columns![i]!.name);
+      });
+      out = { ...result, rows };
     }
-    return copy;
-  });
-  return {
-    result: { ...result, rows },
-    report: { columns: masked.map((index) => result.columns![index]!.name), values },
-  };
+  }
+  if (scoped.scansContent) {
+    const text = (value: string): string => maskOutput(scoped, value, tally);
+    if (out.stdout !== undefined) out = { ...out, stdout: text(out.stdout) };
+    if (out.stderr !== undefined) out = { ...out, stderr: text(out.stderr) };
+    if (out.error) out = { ...out, error: { ...out.error, message: text(out.error.message) } };
+  }
+  return { result: out, report: reportOf(columns, tally) };
+}
+
+function maskOutput(profile: CompiledMaskingProfile, text: string, tally: Tally): string {
+  try {
+    const masked = profile.maskText(text);
+    if (masked.findings.length > 0) {
+      tally.values++;
+      for (const finding of masked.findings) tally.types[finding.type] = (tally.types[finding.type] ?? 0) + 1;
+    }
+    return masked.text;
+  } catch {
+    tally.errors++;
+    return WITHHELD;
+  }
+}
+
+/** The audit report of a tally: type counts only when typed rules fired. */
+export function reportOf(columns: string[], tally: Tally): MaskReport {
+  const report: MaskReport = { columns, values: tally.values };
+  if (Object.keys(tally.types).length > 0) report.types = { ...tally.types };
+  if (tally.errors > 0) report.errors = tally.errors;
+  return report;
 }

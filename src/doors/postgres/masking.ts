@@ -1,8 +1,10 @@
 // Masking of result rows on the wire. The RowDescription names the columns; the admission's
-// masking profile says which names are masked. A DataRow with no masked column never reaches
-// this file (the relay forwards it untouched). For one that does, only the masked values are
-// decoded and replaced; every other column is copied as a slice of the original bytes.
-import type { CompiledMaskingProfile, MaskReport } from '../../masking/columns.js';
+// masking profile says which are masked whole (by name) and, when it has content detectors,
+// which text columns are scanned. A DataRow with no masked column never reaches this file
+// (the relay forwards it untouched). For one that does, only the masked or scanned values are
+// decoded; every other column, and every scanned value without a finding, is copied as a
+// slice of the original bytes.
+import { newTally, reportOf, type ColumnMasker, type CompiledMaskingProfile, type MaskReport, type Tally } from '../../masking/columns.js';
 import type { ColumnDescription } from './protocol.js';
 
 /**
@@ -12,30 +14,63 @@ import type { ColumnDescription } from './protocol.js';
  */
 const TEXT_BINARY_TYPES = new Set([25, 1043, 1042, 19, 705, 114, 142]);
 
+/**
+ * Types whose text form cannot hold a sensitive value (booleans, small integers, floats,
+ * dates and times, uuid, bytea's hex): never scanned. int8 and numeric are (card numbers).
+ */
+const NOT_SCANNED = new Set([16, 17, 18, 21, 23, 26, 28, 29, 700, 701, 1082, 1083, 1114, 1184, 1186, 1266, 2950, 3220]);
+
+/** Plan codes per column. */
+const UNTOUCHED = 0;
+const WHOLE = 1;
+const NULLED = 2;
+const SCAN = 3;
+
 export interface ResultMask {
   profile: CompiledMaskingProfile;
-  /** For each column: 0 untouched, 1 mask as text, 2 mask as NULL (binary of a non-text type). */
+  /** For each column: 0 untouched, 1 mask whole as text, 2 mask as NULL (binary of a non-text type), 3 scan the text. */
   plan: Uint8Array;
-  /** Names of the masked columns. */
+  /** The masker of each planned column. */
+  maskers: (ColumnMasker | undefined)[];
+  /** Names of the columns masked whole. */
   columns: string[];
-  /** Values replaced so far. */
-  values: number;
+  /** Names of all columns, to report the scanned ones that had findings. */
+  names: string[];
+  /** Indexes of scanned columns where something was found. */
+  found: Set<number>;
+  tally: Tally;
   /** The last replacement text and its bytes (a redacting mask repeats one text). */
   lastText?: string;
   lastBytes?: Buffer;
 }
 
-/** The mask for a result with these columns, or undefined when no column is masked. */
+/** The mask for a result with these columns, or undefined when no column is masked or scanned. */
 export function planMask(profile: CompiledMaskingProfile, columns: readonly ColumnDescription[]): ResultMask | undefined {
   const plan = new Uint8Array(columns.length);
+  const maskers: (ColumnMasker | undefined)[] = new Array<ColumnMasker | undefined>(columns.length);
   const names: string[] = [];
+  let any = false;
   columns.forEach((column, i) => {
-    if (!profile.matches(column.name)) return;
-    plan[i] = column.format === 1 && !TEXT_BINARY_TYPES.has(column.typeOid) ? 2 : 1;
-    names.push(column.name);
+    const masker = profile.column(column.name);
+    if (!masker) return;
+    const textual = column.format === 0 || TEXT_BINARY_TYPES.has(column.typeOid);
+    if (masker.kind === 'whole') {
+      plan[i] = textual ? WHOLE : NULLED;
+      names.push(column.name);
+    } else if (textual && !NOT_SCANNED.has(column.typeOid)) {
+      plan[i] = SCAN;
+    } else {
+      return;
+    }
+    maskers[i] = masker;
+    any = true;
   });
-  return names.length > 0 ? { profile, plan, columns: names, values: 0 } : undefined;
+  if (!any) return undefined;
+  return { profile, plan, maskers, columns: names, names: columns.map((column) => column.name), found: new Set(), tally: newTally() };
 }
+
+/** Sentinel: a scanned value had no finding and is copied as it was. */
+const KEEP = Buffer.alloc(0);
 
 /**
  * Rewrites one DataRow frame (type byte included). Throws on a malformed row; the caller
@@ -56,14 +91,15 @@ export function maskDataRow(frame: Buffer, mask: ResultMask): Buffer {
     const length = frame.readInt32BE(pos);
     const end = pos + 4 + (length > 0 ? length : 0);
     if (end > frame.length) throw new Error('truncated DataRow');
-    const action = i < plan.length ? plan[i]! : 0;
-    if (action !== 0 && length >= 0) {
-      const value = action === 1 ? replacement(mask, frame, pos + 4, end) : null;
-      (starts ??= []).push(pos);
-      (ends ??= []).push(end);
-      (values ??= []).push(value);
-      delta += (value ? value.length : 0) - length;
-      mask.values++;
+    const action = i < plan.length ? plan[i]! : UNTOUCHED;
+    if (action !== UNTOUCHED && length >= 0) {
+      const value = action === NULLED ? nulled(mask) : replacement(mask, i, action, frame, pos + 4, end);
+      if (value !== KEEP) {
+        (starts ??= []).push(pos);
+        (ends ??= []).push(end);
+        (values ??= []).push(value);
+        delta += (value ? value.length : 0) - length;
+      }
     }
     pos = end;
   }
@@ -84,14 +120,24 @@ export function maskDataRow(frame: Buffer, mask: ResultMask): Buffer {
   return out;
 }
 
-/** The masked bytes for one value (null: send NULL). */
-function replacement(mask: ResultMask, frame: Buffer, start: number, end: number): Buffer | null {
-  const masked = mask.profile.mask(frame.toString('utf8', start, end));
-  if (masked === null || masked === undefined) return null;
-  const text = String(masked);
-  if (text === mask.lastText) return mask.lastBytes!;
-  const bytes = Buffer.from(text, 'utf8');
-  mask.lastText = text;
+function nulled(mask: ResultMask): null {
+  mask.tally.values++;
+  return null;
+}
+
+/** The masked bytes for one value (null: send NULL; KEEP: unchanged). */
+function replacement(mask: ResultMask, column: number, action: number, frame: Buffer, start: number, end: number): Buffer | null {
+  const masker = mask.maskers[column]!;
+  const original = frame.toString('utf8', start, end);
+  const masked = masker.maskText(original, mask.tally);
+  if (action === SCAN) {
+    if (masked === original) return KEEP;
+    mask.found.add(column);
+  }
+  if (masked === null) return null;
+  if (masked === mask.lastText) return mask.lastBytes!;
+  const bytes = Buffer.from(masked, 'utf8');
+  mask.lastText = masked;
   mask.lastBytes = bytes;
   return bytes;
 }
@@ -137,8 +183,13 @@ export class Assembler {
       const length = (src[pos]! << 24) | (src[pos + 1]! << 16) | (src[pos + 2]! << 8) | src[pos + 3]!;
       const next = pos + 4 + (length > 0 ? length : 0);
       if (next > end) throw new Error('truncated DataRow');
-      if (i < plan.length && plan[i] !== 0 && length >= 0) {
-        const value = plan[i] === 1 ? replacement(mask, src, pos + 4, next) : null;
+      const action = i < plan.length ? plan[i]! : UNTOUCHED;
+      if (action !== UNTOUCHED && length >= 0) {
+        const value = action === NULLED ? nulled(mask) : replacement(mask, i, action, src, pos + 4, next);
+        if (value === KEEP) {
+          pos = next;
+          continue;
+        }
         this.appendBytes(src, from, pos);
         const size = value ? value.length : -1;
         this.ensure(4 + (value ? value.length : 0));
@@ -150,7 +201,6 @@ export class Assembler {
         b[at++] = size & 0xff;
         this.length = at;
         if (value) this.appendBytes(value, 0, value.length);
-        mask.values++;
         from = next;
       }
       pos = next;
@@ -184,9 +234,22 @@ export class Assembler {
 }
 
 export function maskReport(mask: ResultMask | undefined, into?: MaskReport): MaskReport | undefined {
-  if (!mask || mask.values === 0) return into;
-  const report = into ?? { columns: [], values: 0 };
-  for (const c of mask.columns) if (!report.columns.includes(c)) report.columns.push(c);
-  report.values += mask.values;
-  return report;
+  if (!mask) return into;
+  const tally = mask.tally;
+  if (tally.values === 0 && tally.errors === 0) return into;
+  const columns = [...mask.columns];
+  for (const i of [...mask.found].sort((a, b) => a - b)) if (!columns.includes(mask.names[i]!)) columns.push(mask.names[i]!);
+  const add = reportOf(columns, tally);
+  // The mask is reported once: later calls for the same result add nothing.
+  mask.tally = newTally();
+  mask.found.clear();
+  if (!into) return add;
+  for (const c of add.columns) if (!into.columns.includes(c)) into.columns.push(c);
+  into.values += add.values;
+  if (add.types) {
+    const types = (into.types ??= {});
+    for (const [type, n] of Object.entries(add.types)) types[type] = (types[type] ?? 0) + n;
+  }
+  if (add.errors) into.errors = (into.errors ?? 0) + add.errors;
+  return into;
 }
