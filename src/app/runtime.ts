@@ -13,7 +13,8 @@ import { buildShellEnvironment, createPostgresConnector, createShellConnector } 
 import { resolveSecret } from '../credentials/secrets.js';
 import { Gate, type GateConnection, type GateObserver } from '../gate/gate.js';
 import type { PolicyDecider } from '../gate/types.js';
-import { compileMaskingProfile, type CompiledMaskingProfile } from '../masking/columns.js';
+import type { CompiledMaskingProfile } from '../masking/columns.js';
+import { compileMaskingProfiles } from '../masking/index.js';
 import { openStore, parseStoreUrl } from '../store/open.js';
 import type { Store } from '../store/store.js';
 
@@ -58,11 +59,13 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
   let policy: PolicyDecider = loaded.policy;
   const connections = buildConnections(loaded);
   const maskingProfiles = new Map<string, CompiledMaskingProfile>();
-  const setMaskingProfiles = (config: SluiceConfig) => {
+  const setMaskingProfiles = (config: SluiceConfig, baseDir: string) => {
+    // Compiled before the old set is cleared: a key that cannot be read keeps the old profiles.
+    const next = compileMaskingProfiles(config, baseDir);
     maskingProfiles.clear();
-    for (const [name, profile] of Object.entries(config.masking.profiles)) maskingProfiles.set(name, compileMaskingProfile(name, profile));
+    for (const [name, profile] of next) maskingProfiles.set(name, profile);
   };
-  setMaskingProfiles(loaded.config);
+  setMaskingProfiles(loaded.config, loaded.baseDir);
   const gate = new Gate({
     policy: () => policy,
     analysers,
@@ -81,8 +84,8 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
       const restart = (['store', 'listeners', 'connections'] as const).filter(
         (section) => JSON.stringify(next.config[section]) !== JSON.stringify(runtime.loaded.config[section]),
       );
+      setMaskingProfiles(next.config, next.baseDir);
       policy = next.policy;
-      setMaskingProfiles(next.config);
       runtime.loaded = next;
       return restart;
     },

@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { dirname, resolve } from 'node:path';
 import { parseStoreUrl } from '../store/open.js';
 import { startPostgresDoor, type PostgresDoor, type PostgresDoorTls } from '../doors/postgres/index.js';
+import { loginVerifiers } from '../identity/keys.js';
 import { startApi, type ApiServer } from '../server/api.js';
 import { createMetrics } from '../server/metrics.js';
 import { PolicyHolder } from '../policy/index.js';
@@ -68,8 +69,14 @@ export async function startSluice(loaded: LoadedConfig, options: { apiAddress?: 
         address: parseAddress(pgListener.address),
         tls: doorTls(pgListener.tls, loaded),
         plaintextPassword: pgListener.plaintext_password,
+        auth: pgListener.auth,
+        // SCRAM verifiers come from the store, read at each login (keys made since start count).
+        scram: (user) => loginVerifiers(runtime.store, user),
         maxConnections: pgListener.max_connections,
         ...(pgListener.idle_timeout !== undefined ? { idleTimeoutMs: pgListener.idle_timeout } : {}),
+        ...(pgListener.max_message_size !== undefined ? { maxMessageSize: pgListener.max_message_size } : {}),
+        ...(pgListener.auth_timeout !== undefined ? { authTimeoutMs: pgListener.auth_timeout } : {}),
+        ...(pgListener.connect_timeout !== undefined ? { connectTimeoutMs: pgListener.connect_timeout } : {}),
       });
     } catch (error) {
       await api.close();

@@ -63,6 +63,7 @@ export function registerDemo(program: Command): void {
       const pg = running.postgres!.address;
       const facts = {
         api_url: running.api.url,
+        mcp_url: `${running.api.url}/mcp`,
         postgres: { host: pg.host, port: pg.port, database: 'demo-db', user: 'demo-agent', url: `postgresql://demo-agent:${encodeURIComponent(agent.key)}@${pg.host}:${pg.port}/demo-db?sslmode=require` },
         config_file: configFile,
         store: loaded.config.store.url,
@@ -155,6 +156,7 @@ function guide(api: string, configFile: string, agentKey: string, adminKey: stri
 Sluice demo is running (started in ${ms} ms). Ctrl-C stops it.
 
   API          ${api}
+  MCP          ${api}/mcp (streamable HTTP; tools demo-db__query and demo-shell__exec)
   PostgreSQL   ${pg.host}:${pg.port} (psql, drivers and pgbench; database = connection name)
   config       ${configFile}
   connections  demo-db (PostgreSQL, policy "guarded", emails/phones/cards masked)
@@ -182,6 +184,10 @@ Try, in another terminal:
   # the shell connection is read-only: ls runs, rm is denied
   curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-shell","command":"ls -l && cat README.txt"}'
   curl -s ${api}/v1/actions -H "Authorization: Bearer $AGENT" -H 'content-type: application/json' -d '{"connection":"demo-shell","command":"rm -rf notes.md"}'
+
+  # the same connections as MCP tools (demo-db__query, demo-shell__exec) for an agent
+  claude mcp add --transport http sluice-demo ${api}/mcp --header "Authorization: Bearer $AGENT"
+  SLUICE_KEY=$AGENT npx sluice mcp --url ${api}/mcp    # stdio, for clients that launch a command
 
   # what would happen, without running anything
   npx sluice policy test --preset guarded --kind postgres --as agent:demo-agent -- "WITH d AS (DELETE FROM orders RETURNING *) SELECT * FROM d"

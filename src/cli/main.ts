@@ -7,8 +7,11 @@ import { registerConfigCheck } from './config-check.js';
 import { describeError } from './context.js';
 import { registerDemo } from './demo.js';
 import { registerKeys } from './keys.js';
+import { registerMask } from './mask.js';
+import { registerMcp } from './mcp.js';
 import { registerPolicyTest } from './policy-test.js';
 import { registerReviews } from './reviews.js';
+import { registerToken } from './token.js';
 import { registerUp } from './up.js';
 
 export function buildProgram(): Command {
@@ -23,10 +26,13 @@ export function buildProgram(): Command {
   registerUp(program, configOption);
   registerConfigCheck(program, configOption);
   registerKeys(program, configOption);
+  registerToken(program, configOption);
   registerPolicyTest(program, configOption);
   registerAnalyse(program);
   registerReviews(program, configOption);
   registerAudit(program, configOption);
+  registerMcp(program);
+  registerMask(program, configOption);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

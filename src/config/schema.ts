@@ -1,6 +1,7 @@
 // The shape of sluice.yaml. Every object is strict: an unknown key is an error, because a
 // misspelt security setting that is silently ignored is worse than a refusal to start.
 import { z } from 'zod';
+import { RE2JS } from 're2js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { policyConfigSchema } from '../policy/schema.js';
 
@@ -17,6 +18,9 @@ const duration = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
 });
+
+/** A duration that a timer can hold: Node fires longer timeouts at once. */
+const timerDuration = duration.refine((ms) => ms <= 2_147_483_647, { message: 'duration must be at most 24d (a longer timer would fire at once)' });
 
 const size = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
   if (typeof value === 'number') return value;
@@ -124,15 +128,88 @@ export const identitySchema = z
   .strict();
 export type IdentityConfig = z.infer<typeof identitySchema>;
 
+/** How a masked value is replaced; `redact` is the fixed text `[masked]`. */
+export const maskingReplacementSchema = z.enum(['placeholder', 'partial', 'hash', 'drop', 'redact']);
+
+/** Content detectors a profile can enable; `pii` is every PII type but IPs, `all` adds secrets. */
+export const MASKING_DETECTORS = ['email', 'phone', 'card', 'iban', 'ssn', 'ipv4', 'ipv6', 'dob', 'name', 'address', 'secrets', 'pii', 'all'] as const;
+
+const maskingTypeName = z.string().regex(/^[a-z][a-z0-9_]{0,31}$/, 'a masking type is lower case letters, digits and "_" (max 32)');
+
+export const maskingCustomRuleSchema = z
+  .object({
+    /** The type the rule reports and names its placeholders after (`employee_id` -> SLUICE_EMPLOYEE_ID_...). */
+    type: maskingTypeName,
+    /** A regular expression in RE2 syntax (run with re2js: linear time, no backtracking). */
+    regex: z
+      .string()
+      .min(1)
+      .superRefine((pattern, ctx) => {
+        try {
+          RE2JS.compile(pattern);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: `not a valid RE2 regex: ${(error as Error).message}` });
+        }
+      })
+      .optional(),
+    /** With regex: the capture group that is the value (default 0, the whole match). */
+    group: z.number().int().min(0).max(99).optional(),
+    case_insensitive: z.boolean().default(false),
+    /** Words or phrases masked wherever they occur as whole words (case-insensitive). */
+    dictionary: z.array(z.string().min(1)).min(1).optional(),
+    /** Column names (case-insensitive, `*` wildcard) whose values are of this type. */
+    columns: z.array(z.string().min(1)).min(1).optional(),
+    replacement: maskingReplacementSchema.optional(),
+  })
+  .strict()
+  .refine((rule) => rule.regex !== undefined || rule.dictionary !== undefined || rule.columns !== undefined, {
+    message: 'a custom masking rule needs regex, dictionary or columns',
+  });
+export type MaskingCustomRuleConfig = z.infer<typeof maskingCustomRuleSchema>;
+
 export const maskingProfileSchema = z
   .object({
-    /** Column names (case-insensitive; `*` matches any run of characters) whose values are masked. */
-    columns: z.array(z.string().min(1)).min(1),
-    /** `redact` hides the whole value; `partial` keeps the last four characters. */
-    replacement: z.enum(['redact', 'partial']).default('redact'),
+    /** Column names (case-insensitive; `*` matches any run of characters) whose values are masked whole. */
+    columns: z.array(z.string().min(1)).min(1).optional(),
+    /** For `columns`: `redact` hides the whole value; `partial` keeps the last four characters; or placeholder, hash, drop. */
+    replacement: maskingReplacementSchema.default('redact'),
+    /** Types recognised by content and by column name (see docs/masking.md). */
+    detectors: z.array(z.enum(MASKING_DETECTORS)).default([]),
+    /** Replacement per type (default: placeholder), e.g. {email: partial, secret: redact}. */
+    replace: z.record(maskingTypeName, maskingReplacementSchema).default({}),
+    /** Region for phone numbers written without a country code (ISO 3166 alpha-2). */
+    region: z.string().regex(/^[A-Z]{2}$/, 'region is a two-letter country code, e.g. US or DE').default('US'),
+    /** Where a value keeps the same placeholder: one session, one agent, or everywhere. */
+    scope: z.enum(['session', 'agent', 'global']).default('session'),
+    custom: z.array(maskingCustomRuleSchema).default([]),
+  })
+  .strict()
+  .refine((profile) => profile.columns !== undefined || profile.detectors.length > 0 || profile.custom.length > 0, {
+    message: 'a masking profile needs columns, detectors or custom rules',
+  });
+export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
+
+/** The MCP door on the API listener (`/mcp`); see docs/doors/mcp.md. */
+export const mcpListenerSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** `wait`: a held call stays open until decided; `return-pending`: answer at once, run on a later identical call once approved. */
+    review: z.enum(['wait', 'return-pending']).default('wait'),
+    /** Largest tool arguments (as JSON) a call may carry. */
+    max_arguments: size.default(1024 * 1024),
+    /** Open MCP sessions at most; a new session beyond this is refused. */
+    max_sessions: z.number().int().min(1).max(100_000).default(1000),
+    /** A session nobody used for this long is closed. */
+    session_idle_timeout: duration.default(3_600_000),
   })
   .strict();
-export type MaskingProfileConfig = z.infer<typeof maskingProfileSchema>;
+export const MCP_LISTENER_DEFAULTS = {
+  enabled: true,
+  review: 'wait',
+  max_arguments: 1024 * 1024,
+  max_sessions: 1000,
+  session_idle_timeout: 3_600_000,
+} as const satisfies z.output<typeof mcpListenerSchema>;
 
 const address = z.string().regex(/^(\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'address must be HOST:PORT, e.g. 127.0.0.1:8080');
 
@@ -159,9 +236,10 @@ export const configSchema = z
           .object({
             address: address.default('127.0.0.1:8080'),
             max_body: size.default(1024 * 1024),
+            mcp: mcpListenerSchema.default(MCP_LISTENER_DEFAULTS),
           })
           .strict()
-          .default({ address: '127.0.0.1:8080', max_body: 1024 * 1024 }),
+          .default({ address: '127.0.0.1:8080', max_body: 1024 * 1024, mcp: MCP_LISTENER_DEFAULTS }),
         /** The PostgreSQL door: psql, drivers and pgbench connect here. Off unless configured. */
         postgres: z
           .object({
@@ -170,27 +248,57 @@ export const configSchema = z
             tls: z
               .union([z.literal(false), z.literal('self-signed'), z.object({ cert_file: z.string().min(1), key_file: z.string().min(1) }).strict()])
               .default('self-signed'),
+            /**
+             * How clients prove their key: `scram` (SCRAM-SHA-256 only), `scram-or-password`
+             * (SCRAM when the principal's keys have verifiers, else cleartext under
+             * plaintext_password) or `password` (cleartext rules only).
+             */
+            auth: z.enum(['scram', 'scram-or-password', 'password']).default('scram-or-password'),
             /** When an API key may be sent as a cleartext password outside TLS. */
             plaintext_password: z.enum(['loopback', 'always', 'never']).default('loopback'),
             max_connections: z.number().int().min(1).max(10_000).default(100),
-            idle_timeout: duration.optional(),
+            /** Close a session idle this long (no statement running); unset: never. */
+            idle_timeout: timerDuration.optional(),
+            /** Largest protocol message either way (statement, row, COPY chunk); larger closes the session with 54000. */
+            max_message_size: size
+              .refine((bytes) => bytes >= 1024 && bytes <= 1024 ** 3, { message: 'max_message_size must be between 1KiB and 1GiB (PostgreSQL\'s own limit)' })
+              .optional(),
+            /** Time a client has to finish startup and authentication (08006 after it). */
+            auth_timeout: timerDuration.optional(),
+            /** Time to connect and log in to the upstream server (08006 after it). */
+            connect_timeout: timerDuration.optional(),
           })
           .strict()
           .optional(),
       })
       .strict()
-      .default({ api: { address: '127.0.0.1:8080', max_body: 1024 * 1024 } }),
+      .default({ api: { address: '127.0.0.1:8080', max_body: 1024 * 1024, mcp: MCP_LISTENER_DEFAULTS } }),
     identities: z.record(name('identity name'), identitySchema).default({}),
     connections: z.record(name('connection name'), connectionSchema).default({}),
     policy: policyConfigSchema.default({ rules: [] }),
     masking: z
-      .object({ profiles: z.record(name('masking profile name'), maskingProfileSchema).default({}) })
+      .object({
+        /** Key for placeholders and hashes (HMAC, at least 16 bytes). Without one, a random key per process. */
+        key: secretRefSchema.optional(),
+        profiles: z.record(name('masking profile name'), maskingProfileSchema).default({}),
+      })
       .strict()
       .default({ profiles: {} }),
     approvals: z
       .object({ timeout: duration.default(15 * 60_000) })
       .strict()
       .default({ timeout: 15 * 60_000 }),
+    /** Short-lived Sluice tokens (`POST /v1/tokens`, `sluice token create`). */
+    tokens: z
+      .object({
+        /** Lifetime when the request names none. */
+        default_ttl: duration.default(15 * 60_000),
+        /** The longest lifetime a token may be given. */
+        max_ttl: duration.default(12 * 3_600_000),
+      })
+      .strict()
+      .refine((t) => t.default_ttl <= t.max_ttl, { message: 'default_ttl must not be longer than max_ttl' })
+      .default({ default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000 }),
     audit: z
       .object({
         /** Groups whose members may read the audit log through the API. */

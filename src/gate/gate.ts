@@ -47,6 +47,8 @@ export interface ActionRequest {
   door: string;
   command: string;
   args?: Record<string, unknown>;
+  /** Door facts for the audit records (e.g. the MCP client's name and version). */
+  detail?: Readonly<Record<string, unknown>>;
   analysisSession?: AnalysisSession;
 }
 
@@ -56,11 +58,22 @@ export interface RunOptions {
   onHold?: (review: ReviewRecord) => void;
 }
 
+/** Options of `Gate.run` for callers that cannot keep a call open while a human decides. */
+export interface ReviewModeOptions {
+  /** Answer at once with status `pending` when the command is held, instead of waiting. */
+  returnPending?: boolean;
+  /**
+   * An earlier pending review of this same command (same principal and connection) to
+   * continue instead of opening a new one; an approved one is used up by this run.
+   */
+  resumeReview?: string;
+}
+
 export interface GateOutcome {
   action: Action;
   decision: Decision;
-  /** executed: ran (the result says whether it succeeded); the others: did not run. */
-  status: 'executed' | 'denied' | 'rejected' | 'expired' | 'cancelled';
+  /** executed: ran (the result says whether it succeeded); the others: did not run (`pending`: held, only with `returnPending`). */
+  status: 'executed' | 'denied' | 'rejected' | 'expired' | 'cancelled' | 'pending';
   review?: ReviewOutcome;
   result?: ExecutionResult;
   masked?: MaskReport;
@@ -76,6 +89,14 @@ export interface Admission {
   /** Set when allowed. */
   connection?: GateConnection;
   masking: { kind: 'none' } | { kind: 'profile'; profile: CompiledMaskingProfile } | { kind: 'missing'; name: string };
+}
+
+/** A held command when the caller asked not to wait (`returnPending`). */
+interface PendingAdmission {
+  action: Action;
+  decision: Decision;
+  status: 'pending';
+  review: ReviewOutcome;
 }
 
 /** What a door reports to `Gate.complete` after running an admitted command. */
@@ -137,6 +158,7 @@ export class Gate {
       command: request.command,
       intent,
       ...(request.args ? { args: request.args } : {}),
+      ...(request.detail ? { detail: request.detail } : {}),
     };
     return connection ? { action, connection } : { action };
   }
@@ -163,6 +185,13 @@ export class Gate {
    * Rejects with GateError('audit_unavailable') when the decision cannot be recorded.
    */
   async admit(request: ActionRequest, options: RunOptions = {}): Promise<Admission> {
+    const admission = await this.admitOrPend(request, options);
+    // Without returnPending the review hook always waits for a verdict.
+    if (admission.status === 'pending') throw new Error('admit() cannot return a pending review');
+    return admission;
+  }
+
+  private async admitOrPend(request: ActionRequest, options: RunOptions & ReviewModeOptions): Promise<Admission | PendingAdmission> {
     const { action, connection } = this.buildAction(request);
     const decision: Decision = connection
       ? this.decide(action)
@@ -185,14 +214,18 @@ export class Gate {
       review = await this.deps.reviews.hold(action, decision, {
         ...(options.signal ? { signal: options.signal } : {}),
         ...(options.onHold ? { onPending: options.onHold } : {}),
+        ...(options.returnPending ? { returnPending: true } : {}),
+        ...(options.resumeReview ? { resume: options.resumeReview } : {}),
       });
+      // Still held: no outcome yet; a later call with resumeReview continues it.
+      if (review.status === 'pending') return { action, decision, status: 'pending', review };
       if (review.status !== 'approved') {
         await this.record(outcomeDraft(action, decision, review.status, { review }));
         this.deps.observer?.completed(action, review.status, 0);
         return { action, decision, status: review.status, review, masking: { kind: 'none' } };
       }
     }
-    return { action, decision, status: 'allowed', connection, masking: this.masking(decision, connection), ...(review ? { review } : {}) };
+    return { action, decision, status: 'allowed', connection, masking: this.masking(decision, connection, action), ...(review ? { review } : {}) };
   }
 
   /**
@@ -223,8 +256,9 @@ export class Gate {
    * GateError('outcome_unrecorded') when the outcome cannot be stored (it ran; the result is
    * withheld).
    */
-  async run(request: ActionRequest, options: RunOptions = {}): Promise<GateOutcome> {
-    const admission = await this.admit(request, options);
+  async run(request: ActionRequest, options: RunOptions & ReviewModeOptions = {}): Promise<GateOutcome> {
+    const admission = await this.admitOrPend(request, options);
+    if (admission.status === 'pending') return { action: admission.action, decision: admission.decision, status: 'pending', review: admission.review };
     const { action, decision, review, connection } = admission;
     if (admission.status !== 'allowed' || !connection) {
       return { action, decision, status: admission.status === 'allowed' ? 'denied' : admission.status, ...(review ? { review } : {}) };
@@ -266,12 +300,13 @@ export class Gate {
   }
 
   /** The masking that applies to an allowed command's results. */
-  private masking(decision: Decision, connection: GateConnection): Admission['masking'] {
+  private masking(decision: Decision, connection: GateConnection, action: Action): Admission['masking'] {
     // `none` is the reserved name for "show values as they are".
     const name = decision.mask ?? connection.mask;
     if (!name || name === NO_MASKING) return { kind: 'none' };
     const profile = this.deps.maskingProfiles.get(name);
-    return profile ? { kind: 'profile', profile } : { kind: 'missing', name };
+    // Bound to the caller: placeholders are stable within the profile's scope (session or agent).
+    return profile ? { kind: 'profile', profile: profile.forScope({ session: action.session, principal: action.principal.name }) } : { kind: 'missing', name };
   }
 
   private async record(draft: AuditDraft): Promise<void> {
@@ -322,14 +357,19 @@ function decisionDraft(action: Action, decision: Decision): AuditDraft {
     rule: decision.rule,
     effect: decision.effect,
     reason: decision.reason,
-    detail: { principalKind: action.principal.kind, groups: action.principal.groups },
+    detail: {
+      principalKind: action.principal.kind,
+      groups: action.principal.groups,
+      ...(action.args ? { args: action.args } : {}),
+      ...action.detail,
+    },
   };
 }
 
 function outcomeDraft(
   action: Action,
   decision: Decision,
-  outcome: GateOutcome['status'],
+  outcome: Exclude<GateOutcome['status'], 'pending'>,
   extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport; secretsRedacted?: number },
 ): AuditDraft {
   const { review, result, durationMs, masked, secretsRedacted } = extra;
@@ -343,6 +383,7 @@ function outcomeDraft(
     ...(result?.rowCount !== undefined ? { rows: result.rowCount } : {}),
     ...(durationMs !== undefined ? { durationMs: Math.round(durationMs * 1000) / 1000 } : {}),
     detail: {
+      ...action.detail,
       ...(review ? { reviewId: review.reviewId } : {}),
       ...(result?.error ? { error: result.error.code } : {}),
       ...(result?.exitCode !== undefined ? { exitCode: result.exitCode } : {}),

@@ -114,6 +114,8 @@ export interface Action {
   intent: Intent;
   /** Structured arguments (MCP tool arguments and the like), available to policy. */
   args?: Record<string, unknown>;
+  /** Facts the door knows (client program, tool name): recorded with the decision, not used by policy. */
+  detail?: Readonly<Record<string, unknown>>;
 }
 
 export interface Decision {

@@ -6,13 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { GateError, type GateOutcome } from '../gate/gate.js';
 import type { Principal } from '../gate/types.js';
-import { checkKey } from '../identity/keys.js';
+import { checkKey, createKey } from '../identity/keys.js';
 import { StoreError } from '../store/errors.js';
 import { IdentityError, principalFromKey } from '../identity/principals.js';
 import type { Runtime } from '../app/runtime.js';
 import type { Metrics } from './metrics.js';
 import { log } from '../util/log.js';
 import { newId } from '../util/ids.js';
+import { handleMcp } from '../doors/mcp/index.js';
+import { parseDuration } from '../util/units.js';
+import type { ApiKeyRecord } from '../store/store.js';
 
 export class ApiError extends Error {
   constructor(
@@ -30,6 +33,13 @@ const actionBody = z
     connection: z.string().min(1),
     command: z.string(),
     session: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+const tokenBody = z
+  .object({
+    /** Lifetime such as 15m or 2h; default tokens.default_ttl, at most tokens.max_ttl. */
+    ttl: z.string().min(1).max(32).optional(),
   })
   .strict();
 
@@ -90,6 +100,8 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
   const route = `${req.method ?? 'GET'} ${url.pathname}`;
   res.on('finish', () => metrics.httpRequests.inc({ route: routeLabel(url.pathname), status: String(res.statusCode) }));
   try {
+    // The MCP door (doors/mcp) answers its own errors in JSON-RPC form.
+    if (url.pathname === '/mcp') return await handleMcp(runtime, req, res);
     switch (route) {
       case 'GET /healthz':
         return send(res, 200, { status: 'ok' });
@@ -104,8 +116,10 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
         return await runAction(runtime, maxBody, req, res);
       case 'GET /v1/audit':
         return await readAudit(runtime, req, url, res);
+      case 'POST /v1/tokens':
+        return await createToken(runtime, maxBody, req, res);
       default:
-        if (['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit'].includes(url.pathname)) {
+        if (ROUTES.includes(url.pathname)) {
           throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
         }
         throw new ApiError(404, 'not_found', `no route ${url.pathname}; see docs/api.md`);
@@ -137,6 +151,11 @@ async function ready(runtime: Runtime, res: ServerResponse): Promise<void> {
 }
 
 async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Principal> {
+  return (await authenticateKey(runtime, req)).principal;
+}
+
+/** The caller's Principal and the record of the key or token it presented. */
+async function authenticateKey(runtime: Runtime, req: IncomingMessage): Promise<{ principal: Principal; record: ApiKeyRecord }> {
   const header = req.headers.authorization;
   if (!header) {
     throw new ApiError(401, 'missing_credentials', 'send "Authorization: Bearer <key>"; create a key with `sluice keys create --agent NAME`');
@@ -145,11 +164,12 @@ async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Pri
   if (!match) throw new ApiError(401, 'missing_credentials', 'the Authorization header must be "Bearer <key>"');
   const check = await checkKey(runtime.store, match[1]!);
   if (!check.ok) {
-    const code = check.reason === 'expired' ? 'key_expired' : check.reason === 'revoked' ? 'key_revoked' : 'invalid_key';
-    throw new ApiError(401, code, `${check.message}; ask an operator for a new key`);
+    const token = match[1]!.startsWith('slt_');
+    const code = check.reason === 'expired' ? (token ? 'token_expired' : 'key_expired') : check.reason === 'revoked' ? 'key_revoked' : 'invalid_key';
+    throw new ApiError(401, code, `${check.message}; ${token ? 'create a new token with your API key' : 'ask an operator for a new key'}`);
   }
   try {
-    return principalFromKey(check.record, runtime.loaded.config.identities);
+    return { principal: principalFromKey(check.record, runtime.loaded.config.identities), record: check.record };
   } catch (error) {
     if (error instanceof IdentityError) throw new ApiError(401, 'identity_conflict', error.message);
     throw error;
@@ -251,6 +271,89 @@ function sendOutcome(res: ServerResponse, outcome: GateOutcome): void {
   });
 }
 
+/**
+ * A short-lived token for the caller's own principal (same kind, groups and on-behalf-of as the
+ * key or token presented), shown once. It never outlives the credential that asked for it, so
+ * tokens made from tokens cannot stretch a lifetime. Every creation is in the audit ledger.
+ */
+async function createToken(runtime: Runtime, maxBody: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { principal, record } = await authenticateKey(runtime, req);
+  const body = validate(tokenBody, await readJson(req, maxBody), 'request body');
+  const limits = runtime.loaded.config.tokens;
+  let ttlMs = limits.default_ttl;
+  if (body.ttl !== undefined) {
+    try {
+      ttlMs = parseDuration(body.ttl);
+    } catch (error) {
+      throw new ApiError(400, 'invalid_request', `invalid request body: ttl: ${(error as Error).message}`);
+    }
+  }
+  if (ttlMs > limits.max_ttl) {
+    throw new ApiError(400, 'ttl_too_long', `a token may live at most ${formatDuration(limits.max_ttl)} (tokens.max_ttl); ${body.ttl} is longer`, { max_ttl: formatDuration(limits.max_ttl) });
+  }
+  const now = new Date();
+  if (record.expiresAt !== undefined) ttlMs = Math.min(ttlMs, Date.parse(record.expiresAt) - now.getTime());
+  if (!(ttlMs > 0)) throw new ApiError(401, 'key_expired', `${record.token ? 'token' : 'API key'} ${record.id} has expired`);
+  const { key, record: created } = await createKey(
+    runtime.store,
+    {
+      principal: record.principal,
+      kind: record.kind,
+      groups: record.groups,
+      ...(record.onBehalfOf !== undefined ? { onBehalfOf: record.onBehalfOf } : {}),
+      ttlMs,
+      token: true,
+    },
+    now,
+  );
+  try {
+    await runtime.ledger.append({
+      kind: 'key',
+      principal: principal.name,
+      detail: {
+        event: 'token-created',
+        keyId: created.id,
+        principal: created.principal,
+        kind: created.kind,
+        groups: created.groups,
+        onBehalfOf: created.onBehalfOf ?? null,
+        expiresAt: created.expiresAt ?? null,
+        by: record.id,
+        door: 'api',
+      },
+    });
+  } catch (error) {
+    // A credential nobody can account for must not exist: withdraw it.
+    await runtime.store.revokeKey(created.id, new Date().toISOString()).catch((revokeError: unknown) => log.error({ err: revokeError, token: created.id }, 'could not withdraw an unrecorded token'));
+    log.error({ err: error }, 'token creation could not be recorded');
+    throw new ApiError(503, 'audit_unavailable', 'the token could not be recorded in the audit log, so it was withdrawn; try again');
+  }
+  log.info({ principal: created.principal, token: created.id, by: record.id, expiresAt: created.expiresAt }, 'token created');
+  send(res, 201, {
+    token: key,
+    id: created.id,
+    principal: created.principal,
+    kind: created.kind,
+    groups: created.groups,
+    on_behalf_of: created.onBehalfOf ?? null,
+    expires_at: created.expiresAt,
+  });
+}
+
+/** 90000 -> "1m30s"; for messages. */
+function formatDuration(ms: number): string {
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}ms`);
+  return parts.join('');
+}
+
 async function readAudit(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
   const principal = await authenticate(runtime, req);
   const readers = runtime.loaded.config.audit.readers;
@@ -277,6 +380,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit', '/v1/tokens'];
+
 function routeLabel(path: string): string {
-  return ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit'].includes(path) ? path : 'other';
+  return ROUTES.includes(path) ? path : 'other';
 }

@@ -145,9 +145,46 @@ describe('config loading', () => {
   it('configures the PostgreSQL door only when asked, with safe defaults', () => {
     assert.equal(load('').config.listeners.postgres, undefined);
     const door = load('listeners:\n  postgres: {}\n').config.listeners.postgres!;
-    assert.deepEqual(door, { address: '127.0.0.1:15432', tls: 'self-signed', plaintext_password: 'loopback', max_connections: 100 });
+    assert.deepEqual(door, { address: '127.0.0.1:15432', tls: 'self-signed', auth: 'scram-or-password', plaintext_password: 'loopback', max_connections: 100 });
+    assert.match(issuesOf('listeners:\n  postgres: { auth: md5 }\n')[0]!.path, /^listeners\.postgres\.auth/);
+    assert.deepEqual(load('').config.tokens, { default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000 });
+    assert.match(issuesOf('tokens: { default_ttl: 2h, max_ttl: 1h }\n')[0]!.message, /default_ttl must not be longer than max_ttl/);
     const issues = issuesOf('listeners:\n  postgres: { tls: { cert: x.pem } }\n');
     assert.match(issues[0]!.path, /^listeners\.postgres\.tls/);
+  });
+
+  it('reads the PostgreSQL door limits with units', () => {
+    const door = load(
+      'listeners:\n  postgres:\n    max_message_size: 16MiB\n    auth_timeout: 10s\n    connect_timeout: 500ms\n    idle_timeout: 15m\n    max_connections: 20\n',
+    ).config.listeners.postgres!;
+    assert.equal(door.max_message_size, 16 * 1024 * 1024);
+    assert.equal(door.auth_timeout, 10_000);
+    assert.equal(door.connect_timeout, 500);
+    assert.equal(door.idle_timeout, 15 * 60_000);
+    assert.equal(door.max_connections, 20);
+    assert.equal(load('listeners:\n  postgres: { max_message_size: 65536 }\n').config.listeners.postgres!.max_message_size, 65536, 'plain bytes');
+  });
+
+  it('reports bad PostgreSQL door limits at their line', () => {
+    const at = (yaml: string) => issuesOf(`listeners:\n  api: { address: 127.0.0.1:8080 }\n  postgres:\n${yaml}`)[0]!;
+    const cases: [string, string, RegExp][] = [
+      ['    max_message_size: lots\n', 'max_message_size', /"lots" is not a size/],
+      ['    max_message_size: 512\n', 'max_message_size', /between 1KiB and 1GiB/],
+      ['    max_message_size: 2GiB\n', 'max_message_size', /between 1KiB and 1GiB/],
+      ['    max_message_size: -5\n', 'max_message_size', /./],
+      ['    auth_timeout: 10\n', 'auth_timeout', /string/],
+      ['    auth_timeout: soon\n', 'auth_timeout', /not a duration/],
+      ['    connect_timeout: 0s\n', 'connect_timeout', /must be positive/],
+      ['    connect_timeout: 30d\n', 'connect_timeout', /at most 24d/],
+      ['    idle_timeout: 90d\n', 'idle_timeout', /at most 24d/],
+      ['    max_msg_size: 1MiB\n', 'max_msg_size', /unknown key "max_msg_size"/],
+    ];
+    for (const [yaml, field, message] of cases) {
+      const issue = at(yaml);
+      assert.equal(issue.path, `listeners.postgres.${field}`, yaml);
+      assert.match(issue.message, message, yaml);
+      assert.equal(issue.line, 4, yaml);
+    }
   });
 
   it('reports a bad duration', () => {

@@ -184,4 +184,68 @@ approvals: { timeout: 20s }
     const badQuery = await fetch(`${url}/v1/audit?limit=abc`, { headers: { authorization: `Bearer ${adminKey}` } });
     assert.equal(badQuery.status, 400);
   });
+
+  async function token(body: unknown, key: string | null = agentKey) {
+    const response = await fetch(`${url}/v1/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, any> };
+  }
+
+  it('POST /v1/tokens: a 15-minute token for the same principal, usable like a key, audited without its secret', async () => {
+    const before = Date.now();
+    const made = await token({});
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const { body } = made;
+    assert.match(body.token, /^slt_[A-Za-z0-9]{12}_[A-Za-z0-9_-]{43}$/);
+    assert.equal(body.principal, 'copilot');
+    assert.equal(body.kind, 'agent');
+    const record = (await sluice.runtime.store.getKey(body.id))!;
+    assert.equal(record.token, true);
+    assert.equal(record.onBehalfOf, undefined, 'the parent key named no human; config still says whom the agent acts for');
+    const ttl = Date.parse(body.expires_at) - before;
+    assert.ok(ttl > 14 * 60_000 && ttl <= 15 * 60_000 + 1000, `default ttl ${ttl}`);
+    // The token runs commands as the same principal (config groups and on-behalf-of included).
+    const ran = await post({ connection: 'sh', command: 'echo via-token' }, body.token);
+    assert.equal(ran.status, 200);
+    const decision = (await sluice.runtime.store.readAudit({ actionId: ran.body.action_id, limit: 1 }))[0]!;
+    assert.equal(JSON.parse(decision.body).onBehalfOf, 'alice');
+    // Audited: kind key, who asked, no secret anywhere in the ledger.
+    await sluice.runtime.ledger.flush();
+    const rows = await sluice.runtime.store.readAudit({ limit: 1000, principal: 'copilot' });
+    const created = rows.map((r) => JSON.parse(r.body)).find((r) => r.kind === 'key' && r.detail?.keyId === body.id);
+    assert.ok(created, 'a key record for the token');
+    assert.equal(created.detail.event, 'token-created');
+    assert.equal(created.detail.expiresAt, body.expires_at);
+    const secret = (body.token as string).slice(17);
+    assert.ok(!rows.some((r) => r.body.includes(secret)) && !rows.some((r) => r.body.includes(agentKey.slice(17))));
+  });
+
+  it('POST /v1/tokens: groups and on-behalf-of come from the presenting key; a token made from a token never outlives it', async () => {
+    const parent = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: ['extra'], onBehalfOf: 'alice' });
+    const first = await token({ ttl: '10m' }, parent.key);
+    assert.equal(first.status, 201);
+    assert.deepEqual(first.body.groups, ['extra']);
+    assert.equal(first.body.on_behalf_of, 'alice');
+    const second = await token({ ttl: '1h' }, first.body.token);
+    assert.equal(second.status, 201);
+    assert.ok(Date.parse(second.body.expires_at) <= Date.parse(first.body.expires_at), 'capped at the parent token\'s expiry');
+  });
+
+  it('POST /v1/tokens: refuses missing keys, too long or malformed lifetimes and unknown fields', async () => {
+    assert.equal((await token({}, null)).status, 401);
+    const tooLong = await token({ ttl: '13h' });
+    assert.equal(tooLong.status, 400);
+    assert.equal(tooLong.body.error.code, 'ttl_too_long');
+    assert.match(tooLong.body.error.message, /at most 12h \(tokens\.max_ttl\)/);
+    const bad = await token({ ttl: 'forever' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error.message, /ttl: "forever" is not a duration/);
+    const unknown = await token({ ttl: '5m', scope: 'all' });
+    assert.equal(unknown.status, 400);
+    assert.match(unknown.body.error.message, /unknown field\(s\): scope/);
+    assert.equal((await fetch(`${url}/v1/tokens`)).status, 405);
+  });
 });
