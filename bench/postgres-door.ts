@@ -19,8 +19,9 @@
 // Sluice runs with the policy, audit and masking a real deployment has: three rules (one
 // deny, one review, one allow with a masking profile on pgbench_accounts.filler), every
 // statement analysed, decided and audited (decision before, outcome after) in the embedded
-// store. --store-sync normal measures the same with SQLite synchronous=NORMAL (durable
-// across a process crash, not a power loss), to show what the audit fsync costs.
+// store. --store-sync normal measures the same with `store.sync: normal` (SQLite
+// synchronous=NORMAL: durable across a process crash, not a power loss), to show what the
+// audit fsync costs.
 // --gate noop replaces the gate by one that admits everything without analysis, policy or
 // audit: a diagnosis of what the door's relay costs by itself, never a deployment mode.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -52,7 +53,7 @@ async function serve(): Promise<void> {
   const dir = arg('dir', '');
   const storeSync = arg('store-sync', 'full');
   const config = {
-    store: { url: `sqlite:${join(dir, 'sluice.db')}` },
+    store: { url: `sqlite:${join(dir, 'sluice.db')}`, sync: storeSync },
     identities: { bench: { kind: 'human', groups: ['analysts'] } },
     connections: { bench: { kind: 'postgres', host: PG.host, port: PG.port, database, user: PG.user, statement_timeout: '10m' } },
     masking: { profiles: { pii: { columns: ['filler', 'email'], replacement: 'redact' } } },
@@ -66,13 +67,6 @@ async function serve(): Promise<void> {
   };
   const loaded = loadConfigText(stringify(config), join(dir, 'sluice.yaml'), dir);
   const runtime = await startRuntime(loaded);
-  if (storeSync === 'normal') {
-    // The same runtime with SQLite synchronous=NORMAL on the store's connection (a
-    // per-connection pragma, so setting it after opening is enough). Measurement only.
-    const db = (runtime.store as unknown as { db?: { exec(sql: string): void } }).db;
-    if (runtime.store.kind !== 'sqlite' || !db) throw new Error('--store-sync normal needs the embedded SQLite store');
-    db.exec('PRAGMA synchronous = NORMAL');
-  }
   const key = (await createKey(runtime.store, { principal: 'bench', kind: 'human', groups: [] })).key;
   if (arg('gate', 'real') === 'noop') {
     // Diagnosis only: a gate that admits everything at once, without analysis, policy or

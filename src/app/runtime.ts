@@ -20,9 +20,9 @@ import type { Store } from '../store/store.js';
 
 /** Opens the store a config names (relative sqlite paths are relative to the config file). */
 export async function openConfiguredStore(loaded: Pick<LoadedConfig, 'config' | 'baseDir'>): Promise<Store> {
-  const { url, password } = loaded.config.store;
+  const { url, password, sync } = loaded.config.store;
   const resolvedUrl = resolveStoreUrl(url, loaded.baseDir);
-  if (!password) return openStore(resolvedUrl);
+  if (!password) return openStore(resolvedUrl, { sqlite: { synchronous: sync } });
   if (!resolvedUrl.startsWith('postgres')) throw new Error('store.password is only used with a postgres:// store url');
   // The password joins the URL only here, in memory; the store redacts it from every error.
   const withPassword = new URL(resolvedUrl);

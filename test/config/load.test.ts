@@ -75,6 +75,15 @@ describe('config loading', () => {
     const loaded = load('');
     assert.deepEqual(loaded.config.connections, {});
     assert.equal(loaded.config.store.url, 'sqlite:.sluice/sluice.db');
+    assert.equal(loaded.config.store.sync, 'full', 'audit commits reach the disk unless told otherwise');
+  });
+
+  it('store.sync: normal is accepted for SQLite and refused for PostgreSQL with a pointer', () => {
+    assert.equal(load('store:\n  url: sqlite:x.db\n  sync: normal\n').config.store.sync, 'normal');
+    const issues = issuesOf('store:\n  url: postgres://sluice@127.0.0.1/sluice\n  sync: normal\n');
+    assert.equal(issues[0]!.path, 'store.sync');
+    assert.match(issues[0]!.message, /synchronous_commit/);
+    assert.match(issuesOf('store:\n  sync: sometimes\n')[0]!.path, /^store\.sync$/);
   });
 
   it('reports an unknown key with its line and column', () => {
