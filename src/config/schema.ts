@@ -227,9 +227,20 @@ export const configSchema = z
           })
           .default('sqlite:.sluice/sluice.db'),
         password: secretRefSchema.optional(),
+        /**
+         * Embedded SQLite store only. `full` (default): every audit commit is on disk before
+         * the command it records runs, even across a power cut. `normal`: a commit survives a
+         * Sluice crash but the last ones can be lost to a power cut or kernel crash; no fsync
+         * per commit, so each statement waits less.
+         */
+        sync: z.enum(['full', 'normal']).default('full'),
       })
       .strict()
-      .default({ url: 'sqlite:.sluice/sluice.db' }),
+      .refine((store) => store.sync === 'full' || !/^postgres(ql)?:\/\//i.test(store.url), {
+        message: 'store.sync applies to the embedded SQLite store; for PostgreSQL, durability is the server\'s synchronous_commit setting',
+        path: ['sync'],
+      })
+      .default({ url: 'sqlite:.sluice/sluice.db', sync: 'full' }),
     listeners: z
       .object({
         api: z
