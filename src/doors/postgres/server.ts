@@ -88,6 +88,11 @@ export interface PostgresDoorOptions {
   idleTimeoutMs?: number;
   /** Time a client has to finish startup and authentication. Default 60000. */
   authTimeoutMs?: number;
+  /**
+   * How often a session's key or token is looked up again, so that revoking it ends the
+   * sessions it opened (default 30 s). Expiry ends a session on time without a lookup.
+   */
+  credentialRecheckMs?: number;
   /** Largest protocol message accepted, either way. Default 64 MiB. */
   maxMessageSize?: number;
   /** Time to connect and log in upstream. Default 10000. */
@@ -119,6 +124,7 @@ const DEFAULTS = {
   authTimeoutMs: 60_000,
   maxMessageSize: 64 * 1024 * 1024,
   connectTimeoutMs: 10_000,
+  credentialRecheckMs: 30_000,
 };
 
 /** Startup parameters passed on to the upstream server as they are. */
@@ -236,8 +242,9 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       }
       const database = params.get('database') || user;
 
-      const principal = await authenticate(socket, input, user, encrypted);
-      if (!principal) return;
+      const login = await authenticate(socket, input, user, encrypted);
+      if (!login) return;
+      const { principal, credential } = login;
 
       const upstreamBase = upstreams.get(database);
       if (!upstreamBase) {
@@ -339,6 +346,7 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
           onClose: () => {
             sessions.delete(session);
             registry.delete(processId);
+            stopWatch();
           },
         },
         upstream.status,
@@ -347,6 +355,9 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       );
       registered.session = session;
       sessions.add(session);
+      const stopWatch = watchCredential(credential, (message) =>
+        session.terminate({ severity: 'FATAL', code: '28P01', message, hint: 'log in again with a valid Sluice key or token' }),
+      );
       log.debug({ session: sessionId, principal: principal.name, connection: database, tls: encrypted }, 'postgres door: session started');
     } catch (error) {
       if (error instanceof ProtocolError) {
@@ -360,7 +371,54 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
   }
 
   /** Authenticates the client; on failure it has been sent a FATAL error and undefined is returned. */
-  async function authenticate(socket: net.Socket, input: SocketInput, user: string, encrypted: boolean): Promise<Principal | undefined> {
+  /**
+   * A session lives only as long as the key or token it logged in with: it is ended when the
+   * credential expires, and when a periodic look at the store finds it revoked (or gone).
+   * Returns the function that stops watching.
+   */
+  function watchCredential(credential: ApiKeyRecord, end: (message: string) => void): () => void {
+    let stopped = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (message: string) => {
+      if (stopped) return;
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      end(message);
+    };
+    const kind = credential.token ? 'token' : 'key';
+    if (credential.expiresAt !== undefined) {
+      // setTimeout fires at once for delays beyond 2^31-1 ms; longer lives are caught by the
+      // periodic check below instead.
+      const ms = Date.parse(credential.expiresAt) - Date.now();
+      if (ms <= 0) {
+        queueMicrotask(() => finish(`the Sluice ${kind} ${credential.id} expired at ${credential.expiresAt}`));
+      } else if (ms < 2 ** 31 - 1) {
+        timers.push(setTimeout(() => finish(`the Sluice ${kind} ${credential.id} expired at ${credential.expiresAt}`), ms).unref());
+      }
+    }
+    const recheck = setInterval(() => {
+      void runtime.store.getKey(credential.id).then(
+        (current) => {
+          const refused = current ? unusable(current) : { message: `the Sluice ${kind} ${credential.id} no longer exists` };
+          if (refused) finish(refused.message);
+        },
+        // A store that cannot be read stops statements through the gate anyway; keep the session.
+        () => undefined,
+      );
+    }, o.credentialRecheckMs).unref();
+    timers.push(recheck);
+    return () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+    };
+  }
+
+  async function authenticate(
+    socket: net.Socket,
+    input: SocketInput,
+    user: string,
+    encrypted: boolean,
+  ): Promise<{ principal: Principal; credential: ApiKeyRecord } | undefined> {
     // The same answer for a wrong key, another identity's key and a name with no keys at all.
     const failed = (why?: string) =>
       fatal(socket, {
@@ -441,7 +499,7 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
     }
     log.debug({ principal: user, credential: record.id, method: useScram ? 'scram-sha-256' : 'password' }, 'postgres door: authenticated');
     try {
-      return principalFromKey(record, runtime.loaded.config.identities);
+      return { principal: principalFromKey(record, runtime.loaded.config.identities), credential: record };
     } catch (error) {
       if (error instanceof IdentityError) {
         fatal(socket, { severity: 'FATAL', code: '28000', message: error.message });
