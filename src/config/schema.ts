@@ -306,17 +306,37 @@ export const configSchema = z
         default_ttl: duration.default(15 * 60_000),
         /** The longest lifetime a token may be given. */
         max_ttl: duration.default(12 * 3_600_000),
+        /** Most unexpired tokens one principal may hold; beyond it POST /v1/tokens answers 429. */
+        max_live: z.number().int().min(1).max(10_000).default(50),
       })
       .strict()
       .refine((t) => t.default_ttl <= t.max_ttl, { message: 'default_ttl must not be longer than max_ttl' })
-      .default({ default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000 }),
+      .default({ default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000, max_live: 50 }),
     audit: z
       .object({
         /** Groups whose members may read the audit log through the API. */
         readers: z.array(z.string()).default(['admin', 'auditor']),
+        /** Signed checkpoints over the chain (docs/audit-chain.md). */
+        checkpoint: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** A checkpoint after this many records... */
+            every: z.number().int().min(1).max(1_000_000).default(1000),
+            /** ...or after this long, when anything was appended. */
+            interval: timerDuration.refine((ms) => ms >= 1000, { message: 'interval must be at least 1s' }).default(60_000),
+            /**
+             * The Ed25519 signing key file (created with mode 0600 if missing). Default: beside an
+             * embedded store (`audit-signing.key`); required with a PostgreSQL store.
+             */
+            key: z.string().min(1).optional(),
+            /** Where each checkpoint is also appended (JSON lines), outside the store. */
+            anchor: z.object({ file: z.string().min(1) }).strict().optional(),
+          })
+          .strict()
+          .default({ enabled: true, every: 1000, interval: 60_000 }),
       })
       .strict()
-      .default({ readers: ['admin', 'auditor'] }),
+      .default({ readers: ['admin', 'auditor'], checkpoint: { enabled: true, every: 1000, interval: 60_000 } }),
   })
   .strict();
 

@@ -19,6 +19,8 @@ export interface NewKey {
   ttlMs?: number;
   /** A short-lived token (`slt_`) instead of an API key; it must have a lifetime. */
   token?: boolean;
+  /** For a token: the key or token that asked for it (revoking that one stops this one). */
+  parentId?: string;
 }
 
 export interface CreatedKey {
@@ -85,6 +87,7 @@ export async function createKey(store: Store, request: NewKey, now = new Date())
     ...(request.ttlMs !== undefined ? { expiresAt: new Date(now.getTime() + request.ttlMs).toISOString() } : {}),
     scram: encodeScramVerifier(verifier),
     ...(request.token ? { token: true } : {}),
+    ...(request.parentId !== undefined ? { parentId: request.parentId } : {}),
   };
   await store.insertKey(record);
   return { key, record };
@@ -120,10 +123,36 @@ export async function checkKey(store: Store, key: string, now = new Date()): Pro
   const equal = expected.length === presented.length && timingSafeEqual(expected, presented);
   // The prefix is covered by the hash, so a key cannot pass as a token or the other way round.
   if (!record || !equal) return { ok: false, reason: 'unknown', message: match[1] === 't' ? 'unknown token' : 'unknown API key' };
-  const refused = unusable(record, now);
+  const refused = await refusal(store, record, now);
   if (refused) return { ok: false, ...refused };
   return { ok: true, record };
 }
+
+/** Longest chain of tokens made from tokens that is followed back to its key. */
+const MAX_ISSUER_DEPTH = 16;
+
+/**
+ * Like `unusable`, and also follows a token back to the key that issued it (through tokens
+ * made from tokens): a token stops working when any credential it descends from is revoked,
+ * has expired, or is gone.
+ */
+export async function refusal(store: Store, record: ApiKeyRecord, now = new Date()): Promise<{ reason: 'revoked' | 'expired'; message: string } | undefined> {
+  const own = unusable(record, now);
+  if (own) return own;
+  let current = record;
+  for (let depth = 0; current.parentId !== undefined; depth++) {
+    if (depth >= MAX_ISSUER_DEPTH) return { reason: 'revoked', message: `${credentialName(record)} descends from more than ${MAX_ISSUER_DEPTH} tokens` };
+    const parent = await store.getKey(current.parentId);
+    if (!parent) return { reason: 'revoked', message: `${credentialName(record)} was issued by ${current.parentId}, which no longer exists` };
+    const refused = unusable(parent, now);
+    if (refused) return { reason: refused.reason, message: `${credentialName(record)} was issued by ${credentialName(parent)}, which is no longer valid (${refused.message})` };
+    current = parent;
+  }
+  return undefined;
+}
+
+/** Most keys and tokens of one principal that a SCRAM login is checked against (the newest). */
+export const MAX_SCRAM_CANDIDATES = 64;
 
 /** Keys revoked or expired within this window still take part in SCRAM, so a refusal can say why. */
 export const REFUSAL_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -151,7 +180,16 @@ export async function loginVerifiers(store: Store, principal: string, now = new 
   const [records, salt] = await Promise.all([store.loginKeys(principal, since), saltFor(store, principal)]);
   const candidates: LoginVerifiers['candidates'] = [];
   let passwordKeys = false;
-  for (const record of records) {
+  // Bounded: every candidate costs an HMAC in the exchange, and a principal must not be able to
+  // slow every login down by minting tokens. Usable credentials come first (newest first), so
+  // a flood of expired tokens can only crowd out other unusable ones, which are there just to
+  // say why a login failed.
+  const recent = records
+    .map((record) => ({ record, usable: !unusable(record, now) }))
+    .sort((a, b) => (a.usable !== b.usable ? (a.usable ? -1 : 1) : a.record.createdAt < b.record.createdAt ? 1 : a.record.createdAt > b.record.createdAt ? -1 : 0))
+    .slice(0, MAX_SCRAM_CANDIDATES)
+    .map((entry) => entry.record);
+  for (const record of recent) {
     const verifier = record.scram ? decodeScramVerifier(record.scram) : undefined;
     if (verifier && verifier.salt.equals(salt) && verifier.iterations === SCRAM_ITERATIONS) candidates.push({ verifier, keyId: record.id });
     else if (!unusable(record, now)) passwordKeys = true;

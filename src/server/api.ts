@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { GateError, type GateOutcome } from '../gate/gate.js';
 import type { Principal } from '../gate/types.js';
-import { checkKey, createKey } from '../identity/keys.js';
+import { checkKey, createKey, unusable } from '../identity/keys.js';
 import { StoreError } from '../store/errors.js';
 import { IdentityError, principalFromKey } from '../identity/principals.js';
 import type { Runtime } from '../app/runtime.js';
@@ -292,6 +292,10 @@ async function createToken(runtime: Runtime, maxBody: number, req: IncomingMessa
     throw new ApiError(400, 'ttl_too_long', `a token may live at most ${formatDuration(limits.max_ttl)} (tokens.max_ttl); ${body.ttl} is longer`, { max_ttl: formatDuration(limits.max_ttl) });
   }
   const now = new Date();
+  const live = (await runtime.store.loginKeys(record.principal, now.toISOString())).filter((k) => k.token && !unusable(k, now)).length;
+  if (live >= limits.max_live) {
+    throw new ApiError(429, 'too_many_tokens', `${record.principal} already holds ${live} unexpired tokens (tokens.max_live is ${limits.max_live}); use one of them or let some expire`);
+  }
   if (record.expiresAt !== undefined) ttlMs = Math.min(ttlMs, Date.parse(record.expiresAt) - now.getTime());
   if (!(ttlMs > 0)) throw new ApiError(401, 'key_expired', `${record.token ? 'token' : 'API key'} ${record.id} has expired`);
   const { key, record: created } = await createKey(
@@ -303,6 +307,7 @@ async function createToken(runtime: Runtime, maxBody: number, req: IncomingMessa
       ...(record.onBehalfOf !== undefined ? { onBehalfOf: record.onBehalfOf } : {}),
       ttlMs,
       token: true,
+      parentId: record.id,
     },
     now,
   );

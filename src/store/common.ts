@@ -142,7 +142,7 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export const KEY_COLUMNS = 'id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at, scram, token';
+export const KEY_COLUMNS = 'id, principal, kind, groups, on_behalf_of, hash, created_at, expires_at, revoked_at, scram, token, parent_id';
 export const REVIEW_COLUMNS =
   'id, action_id, status, created_at, expires_at, command_hash, action, rule, reason, decided_at, decided_by, note';
 
@@ -161,6 +161,7 @@ export function keyFromRaw(r: readonly unknown[]): ApiKeyRecord {
   if (r[9] != null) key.scram = r[9] as string;
   // SQLite gives 0/1, PostgreSQL a boolean.
   if (r[10] === true || Number(r[10]) === 1) key.token = true;
+  if (r[11] != null) key.parentId = r[11] as string;
   return key;
 }
 
@@ -207,7 +208,7 @@ export function checkKeyRecord(key: ApiKeyRecord): void {
   if (!isObject(key)) throw new StoreError('invalid', 'insertKey: a key record is required');
   const k = key as unknown as Record<string, unknown>;
   for (const f of ['id', 'principal', 'hash', 'createdAt']) needString(k, f, 'insertKey');
-  for (const f of ['onBehalfOf', 'expiresAt', 'revokedAt', 'scram']) needString(k, f, 'insertKey', true);
+  for (const f of ['onBehalfOf', 'expiresAt', 'revokedAt', 'scram', 'parentId']) needString(k, f, 'insertKey', true);
   if (key.token !== undefined && typeof key.token !== 'boolean') throw new StoreError('invalid', 'insertKey: token must be a boolean');
   if (!KEY_KINDS.has(key.kind)) throw new StoreError('invalid', 'insertKey: kind must be human, agent or service');
   if (!Array.isArray(key.groups) || key.groups.some((g) => typeof g !== 'string')) {

@@ -191,7 +191,7 @@ export class PostgresStore implements Store {
     checkKeyRecord(key);
     await this.query(
       'insertKey',
-      `INSERT INTO ${this.t.keys} (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11)`,
+      `INSERT INTO ${this.t.keys} (${KEY_COLUMNS}) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12)`,
       [
         key.id,
         key.principal,
@@ -204,6 +204,7 @@ export class PostgresStore implements Store {
         key.revokedAt ?? null,
         key.scram ?? null,
         key.token === true,
+        key.parentId ?? null,
       ],
       `an API key with id ${key.id} (or the same hash) already exists`,
     );

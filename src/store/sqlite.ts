@@ -178,7 +178,7 @@ export class SqliteStore implements Store {
   async insertKey(key: ApiKeyRecord): Promise<void> {
     checkKeyRecord(key);
     try {
-      this.stmt(`INSERT INTO api_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      this.stmt(`INSERT INTO api_keys (${KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
         key.id,
         key.principal,
         key.kind,
@@ -190,6 +190,7 @@ export class SqliteStore implements Store {
         key.revokedAt ?? null,
         key.scram ?? null,
         key.token ? 1 : 0,
+        key.parentId ?? null,
       );
     } catch (error) {
       throw wrap(error, 'insertKey', `an API key with id ${key.id} (or the same hash) already exists`);

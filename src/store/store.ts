@@ -21,6 +21,8 @@ export interface ApiKeyRecord {
   scram?: string;
   /** A short-lived token (`slt_...`) rather than an API key (`slk_...`). */
   token?: boolean;
+  /** The key or token that issued this token: revoking it stops this one too. */
+  parentId?: string;
 }
 
 export type ReviewStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled' | 'executed';

@@ -156,7 +156,7 @@ describe('config loading', () => {
     const door = load('listeners:\n  postgres: {}\n').config.listeners.postgres!;
     assert.deepEqual(door, { address: '127.0.0.1:15432', tls: 'self-signed', auth: 'scram-or-password', plaintext_password: 'loopback', max_connections: 100 });
     assert.match(issuesOf('listeners:\n  postgres: { auth: md5 }\n')[0]!.path, /^listeners\.postgres\.auth/);
-    assert.deepEqual(load('').config.tokens, { default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000 });
+    assert.deepEqual(load('').config.tokens, { default_ttl: 15 * 60_000, max_ttl: 12 * 3_600_000, max_live: 50 });
     assert.match(issuesOf('tokens: { default_ttl: 2h, max_ttl: 1h }\n')[0]!.message, /default_ttl must not be longer than max_ttl/);
     const issues = issuesOf('listeners:\n  postgres: { tls: { cert: x.pem } }\n');
     assert.match(issues[0]!.path, /^listeners\.postgres\.tls/);

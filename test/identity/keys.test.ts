@@ -7,7 +7,7 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { scramVerifier } from '../../src/doors/postgres/scram.js';
-import { REFUSAL_WINDOW_MS, checkKey, createKey, loginVerifiers, saltFor } from '../../src/identity/keys.js';
+import { MAX_SCRAM_CANDIDATES, REFUSAL_WINDOW_MS, checkKey, createKey, loginVerifiers, saltFor } from '../../src/identity/keys.js';
 import { decodeScramVerifier, encodeScramVerifier } from '../../src/identity/scram.js';
 import { openStore } from '../../src/store/open.js';
 import type { Store } from '../../src/store/store.js';
@@ -58,6 +58,48 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         assert.notEqual(decodeScramVerifier(c.record.scram!)!.salt.toString('hex'), expectedSalt.toString('hex'));
         assert.deepEqual(await saltFor(store, 'alice'), expectedSalt);
         assert.equal(await store.hasScramKeys(), true);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a token stops working when the key that issued it (or a token in between) is revoked', async () => {
+      const store = await open();
+      try {
+        const key = await createKey(store, { principal: 'alice', kind: 'human', groups: [] });
+        const token = await createKey(store, { principal: 'alice', kind: 'human', groups: [], ttlMs: 3_600_000, token: true, parentId: key.record.id });
+        const grandchild = await createKey(store, { principal: 'alice', kind: 'human', groups: [], ttlMs: 3_600_000, token: true, parentId: token.record.id });
+        assert.equal((await store.getKey(grandchild.record.id))!.parentId, token.record.id, 'the link is stored');
+        assert.equal((await checkKey(store, grandchild.key)).ok, true);
+        assert.equal(await store.revokeKey(key.record.id, new Date().toISOString()), true);
+        for (const t of [token, grandchild]) {
+          const check = await checkKey(store, t.key);
+          assert.equal(check.ok, false);
+          if (!check.ok) {
+            assert.equal(check.reason, 'revoked');
+            assert.match(check.message, new RegExp(`issued by API key ${key.record.id}`));
+          }
+        }
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('a SCRAM login is checked against at most MAX_SCRAM_CANDIDATES credentials, usable ones first', async () => {
+      const store = await open();
+      try {
+        const now = new Date();
+        const key = await createKey(store, { principal: 'dave', kind: 'human', groups: [] }, new Date(now.getTime() - 60_000));
+        // A flood of recently expired tokens must not crowd out the working key.
+        for (let i = 0; i < MAX_SCRAM_CANDIDATES + 5; i++) await createKey(store, { principal: 'dave', kind: 'human', groups: [], ttlMs: 1, token: true }, new Date(now.getTime() - 10_000));
+        let found = await loginVerifiers(store, 'dave', now);
+        assert.equal(found!.candidates.length, MAX_SCRAM_CANDIDATES);
+        assert.equal(found!.candidates[0]!.keyId, key.record.id, 'the usable key comes first and stays');
+        const live = [];
+        for (let i = 0; i < MAX_SCRAM_CANDIDATES; i++) live.push(await createKey(store, { principal: 'dave', kind: 'human', groups: [], ttlMs: 3_600_000, token: true }, now));
+        found = await loginVerifiers(store, 'dave', now);
+        assert.equal(found!.candidates.length, MAX_SCRAM_CANDIDATES);
+        assert.ok(!found!.candidates.some((c) => c.keyId === key.record.id), 'beyond the cap the oldest usable one falls out');
       } finally {
         await store.close();
       }

@@ -234,6 +234,26 @@ approvals: { timeout: 20s }
     assert.ok(Date.parse(second.body.expires_at) <= Date.parse(first.body.expires_at), 'capped at the parent token\'s expiry');
   });
 
+  it('POST /v1/tokens: revoking the issuing key stops its tokens; a principal holds at most tokens.max_live', async () => {
+    const parent = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [], onBehalfOf: 'alice' });
+    const child = await token({ ttl: '1h' }, parent.key);
+    assert.equal(child.status, 201);
+    assert.equal((await sluice.runtime.store.getKey(child.body.id))!.parentId, parent.record.id);
+    assert.equal((await post({ connection: 'sh', command: 'echo before' }, child.body.token)).status, 200);
+    await sluice.runtime.store.revokeKey(parent.record.id, new Date().toISOString());
+    const after = await post({ connection: 'sh', command: 'echo after' }, child.body.token);
+    assert.equal(after.status, 401);
+    assert.match(JSON.stringify(after.body), /issued by API key/);
+
+    const max = sluice.runtime.loaded.config.tokens.max_live;
+    const issuer = await createKey(sluice.runtime.store, { principal: 'copilot', kind: 'agent', groups: [], onBehalfOf: 'alice' });
+    const live = (await sluice.runtime.store.loginKeys('copilot', new Date().toISOString())).filter((k) => k.token && !k.revokedAt && Date.parse(k.expiresAt!) > Date.now()).length;
+    for (let i = live; i < max; i++) assert.equal((await token({ ttl: '1m' }, issuer.key)).status, 201);
+    const refused = await token({ ttl: '1m' }, issuer.key);
+    assert.equal(refused.status, 429);
+    assert.equal(refused.body.error.code, 'too_many_tokens');
+  });
+
   it('POST /v1/tokens: refuses missing keys, too long or malformed lifetimes and unknown fields', async () => {
     assert.equal((await token({}, null)).status, 401);
     const tooLong = await token({ ttl: '13h' });

@@ -16,7 +16,7 @@ import tls from 'node:tls';
 import type { Runtime } from '../../app/runtime.js';
 import type { PostgresConnectionConfig } from '../../config/schema.js';
 import { resolveSecret } from '../../credentials/secrets.js';
-import { checkKey, unusable } from '../../identity/keys.js';
+import { checkKey, refusal } from '../../identity/keys.js';
 import { IdentityError, principalFromKey } from '../../identity/principals.js';
 import type { Principal } from '../../gate/types.js';
 import type { ApiKeyRecord } from '../../store/store.js';
@@ -397,14 +397,16 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       }
     }
     const recheck = setInterval(() => {
-      void runtime.store.getKey(credential.id).then(
-        (current) => {
-          const refused = current ? unusable(current) : { message: `the Sluice ${kind} ${credential.id} no longer exists` };
-          if (refused) finish(refused.message);
-        },
-        // A store that cannot be read stops statements through the gate anyway; keep the session.
-        () => undefined,
-      );
+      void runtime.store
+        .getKey(credential.id)
+        .then((current) => (current ? refusal(runtime.store, current) : { message: `the Sluice ${kind} ${credential.id} no longer exists` }))
+        .then(
+          (refused) => {
+            if (refused) finish(refused.message);
+          },
+          // A store that cannot be read stops statements through the gate anyway; keep the session.
+          () => undefined,
+        );
     }, o.credentialRecheckMs).unref();
     timers.push(recheck);
     return () => {
@@ -458,7 +460,7 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
         failed();
         return undefined;
       }
-      const refused = unusable(record);
+      const refused = await refusal(runtime.store, record);
       if (refused) {
         // Only someone holding the real key or token can learn this.
         failed(refused.message);
