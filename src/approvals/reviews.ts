@@ -98,6 +98,12 @@ export class StoreReviewHook implements ReviewHook {
       return options.returnPending ? { reviewId: id, status: 'pending' } : this.wait(action, held, options);
     }
     if (held.status === 'approved') {
+      // An approval is for a call that comes back soon, not one made days later: it keeps for
+      // as long as a held call would have waited for it.
+      if (Date.now() >= Date.parse(held.decidedAt ?? held.createdAt) + this.options.timeoutMs) {
+        await this.store.settleReview(id, { status: 'expired', decidedAt: new Date().toISOString(), note: 'the approval was not used in time' }, 'approved');
+        return { reviewId: id, status: 'expired', note: 'the approval was not used in time; ask again' };
+      }
       const won = await this.store.settleReview(id, { status: 'executed', decidedAt: new Date().toISOString() }, 'approved');
       if (!won) return { reviewId: id, status: 'rejected', note: 'this approval was already used' };
       return { reviewId: id, status: 'approved', ...(held.decidedBy ? { by: held.decidedBy } : {}), ...(held.note ? { note: held.note } : {}) };
