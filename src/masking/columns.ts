@@ -5,6 +5,7 @@
 import type { ExecutionResult } from '../connectors/connector.js';
 import { newTally, type Tally } from './profile.js';
 import type { CompiledMaskingProfile } from './profile.js';
+import { errorMessageUnderMasking } from './error-text.js';
 import type { MaskScope } from './types.js';
 
 export { compileMaskingProfile, newTally, type CompiledMaskingProfile, type ColumnMasker, type CompileOptions, type MaskingProfileInput, type Tally } from './profile.js';
@@ -53,6 +54,7 @@ export function maskResult(result: ExecutionResult, profile: CompiledMaskingProf
       out = { ...result, rows };
     }
   }
+  if (out.error) out = { ...out, error: { ...out.error, message: errorMessageUnderMasking(out.error.code, out.error.message) } };
   if (scoped.scansContent) {
     const text = (value: string): string => maskOutput(scoped, value, tally);
     if (out.stdout !== undefined) out = { ...out, stdout: text(out.stdout) };

@@ -333,18 +333,28 @@ export function parseErrorFields(frame: Buffer): Map<string, string> {
 }
 
 /** The ErrorResponse frame without its DETAIL field (which can quote row values). */
-export function withoutDetail(frame: Buffer): Buffer {
-  const parts: Buffer[] = [];
+/**
+ * An ErrorResponse without DETAIL and with its message (M) passed through `rewrite` (given the
+ * SQLSTATE): what the client gets while masking applies.
+ */
+export function redactedError(frame: Buffer, rewrite: (code: string | undefined, message: string) => string): Buffer {
+  const fields = new Map<number, string>();
+  const order: number[] = [];
   let pos = 5;
-  let changed = false;
   while (pos < frame.length && frame[pos] !== 0) {
     const end = frame.indexOf(0, pos + 1);
     if (end < 0) return frame;
-    if (frame[pos] === 0x44 /* D */) changed = true;
-    else parts.push(frame.subarray(pos, end + 1));
+    const type = frame[pos]!;
+    if (type !== 0x44 /* D */) {
+      fields.set(type, frame.toString('utf8', pos + 1, end));
+      order.push(type);
+    }
     pos = end + 1;
   }
-  if (!changed) return frame;
+  const m = fields.get(0x4d /* M */);
+  if (m !== undefined) fields.set(0x4d, rewrite(fields.get(0x43 /* C */), m));
+  const parts: Buffer[] = [];
+  for (const type of order) parts.push(Buffer.from([type]), Buffer.from(fields.get(type)!, 'utf8'), Buffer.from([0]));
   parts.push(Buffer.from([0]));
   return message(frame[0]!, Buffer.concat(parts));
 }

@@ -23,6 +23,7 @@ import type { Admission, Gate, RunOptions } from '../../gate/gate.js';
 import { GateError } from '../../gate/gate.js';
 import type { Principal } from '../../gate/types.js';
 import type { MaskReport } from '../../masking/columns.js';
+import { errorMessageUnderMasking } from '../../masking/error-text.js';
 import type { ReviewRecord } from '../../store/store.js';
 import type { ExecutionResult } from '../../connectors/connector.js';
 import type { Logger } from '../../util/log.js';
@@ -44,7 +45,7 @@ import {
   tagName,
   tagRowCount,
   terminate,
-  withoutDetail,
+  redactedError,
   type ColumnDescription,
   type ErrorFields,
   type Frame,
@@ -1139,15 +1140,19 @@ export class ProxySession {
       case 'run': {
         this.countPassRows(e);
         const fields = parseErrorFields(frame);
-        e.error = { code: fields.get('C') ?? 'XX000', message: fields.get('M') ?? 'error' };
+        const masking = e.admission.masking.kind === 'profile';
+        const code = fields.get('C') ?? 'XX000';
+        const text = fields.get('M') ?? 'error';
+        // Under masking the audit record gets the same message the client sees.
+        e.error = { code, message: masking ? errorMessageUnderMasking(code, text) : text };
         e.rowCount += e.resultRows;
         e.resultRows = 0;
         e.report = maskReport(e.mask, e.report);
         e.mask = undefined;
         e.copyRefused = false;
         e.withheld = undefined;
-        // The server's DETAIL can quote row values (a unique key, say) that masking never saw.
-        const out = e.admission.masking.kind === 'profile' ? withoutDetail(frame) : frame;
+        // The server's DETAIL and some messages quote row values masking never saw.
+        const out = masking ? redactedError(frame, errorMessageUnderMasking) : frame;
         if (e.extended) {
           this.pop();
           this.finishRun(e);

@@ -162,4 +162,31 @@ describe('postgres door: masking', () => {
     assert.match(unmasked.D ?? '', /ada@example\.com/);
     a.close();
   });
+
+  it('hides values quoted in error messages (22P02, RAISE) while masking applies, for the client and in the audit', async () => {
+    const c = await RawClient.login(f.door.address.port, 'carol', carol);
+    c.send(msg.query(`SELECT email::int FROM ${people} WHERE email IS NOT NULL`));
+    const errorOf = (reply: { type: string }[]) => errorFields(reply.find((m) => m.type === 'E') as never);
+    const cast = errorOf(await c.untilReady());
+    assert.equal(cast.C, '22P02');
+    assert.match(cast.M ?? '', /invalid input syntax for type integer: "\[withheld\]"/);
+    assert.doesNotMatch(cast.M ?? '', /@/);
+    c.send(msg.query(`DO $$ BEGIN RAISE EXCEPTION 'leaked %', (SELECT email FROM ${people} WHERE email IS NOT NULL LIMIT 1); END $$`));
+    const raised = errorOf(await c.untilReady());
+    assert.equal(raised.C, 'P0001');
+    assert.doesNotMatch(raised.M ?? '', /@|leaked/);
+    c.close();
+    const decisions = (await f.audit({ kind: 'decision' })).filter((r) => r.principal === 'carol' && /email::int|RAISE/.test(String(r.command)));
+    assert.equal(decisions.length, 2);
+    for (const d of decisions) {
+      const [outcome] = await f.outcomes(d.actionId);
+      assert.match(JSON.stringify(outcome), /22P02|P0001/, 'the outcome names the error by its code');
+      assert.doesNotMatch(JSON.stringify(outcome), /@example/);
+    }
+    // Without masking the message is PostgreSQL's own.
+    const a = await RawClient.login(f.door.address.port, 'alice', alice);
+    a.send(msg.query(`SELECT email::int FROM ${people} WHERE email IS NOT NULL`));
+    assert.match(errorOf(await a.untilReady()).M ?? '', /@/);
+    a.close();
+  });
 });
