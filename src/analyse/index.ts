@@ -10,6 +10,7 @@ import { createShellAnalyser, type ShellAnalyserOptions } from './shell.js';
 import { createMysqlAnalyser, type MysqlAnalyserOptions } from './mysql.js';
 import { createHttpAnalyser, type HttpAnalyserOptions } from './http.js';
 import { MAX_SHAPE_INPUT, postgresShape } from './sql-shape.js';
+import { createMcpAnalyser, MCP_LANGUAGE } from './mcp.js';
 
 export type { Analyser, AnalysisSession } from './analyser.js';
 export { CachingAnalyser, LruCache } from './cache.js';
@@ -18,6 +19,7 @@ export { ShellAnalyser, createShellAnalyser, MAX_SHELL_INPUT } from './shell.js'
 export { createMysqlAnalyser, MAX_MYSQL_INPUT } from './mysql.js';
 export { createHttpAnalyser, MAX_HTTP_INPUT } from './http.js';
 export { postgresShape, MAX_SHAPE_INPUT } from './sql-shape.js';
+export { createMcpAnalyser, MAX_MCP_INPUT, McpAnalyser } from './mcp.js';
 
 export interface AnalysersOptions {
   postgres?: PostgresAnalyserOptions;
@@ -53,6 +55,9 @@ export async function createAnalysers(options: AnalysersOptions = {}): Promise<M
     const shape = a.language === 'postgres' && pgLimit < MAX_SHAPE_INPUT ? undefined : SHAPES[a.language];
     map.set(a.language, new CachingAnalyser(a, new LruCache<Intent>(options.cache), { shape }));
   }
+  // Not cached by command text: a tool's class follows its upstream's annotations, which a
+  // list-changed notification can change; parsing one small JSON call is cheap.
+  map.set(MCP_LANGUAGE, createMcpAnalyser());
   return map;
 }
 
@@ -69,6 +74,7 @@ const KIND_LANGUAGE: Record<string, string> = {
   shell: 'shell',
   ssh: 'shell',
   exec: 'shell',
+  mcp: 'mcp',
 };
 
 export function languageForKind(kind: string): string | undefined {

@@ -157,6 +157,10 @@ function inlineSecretWarnings(config: SluiceConfig, file: string): string[] {
   check(config.store.password, 'store.password');
   for (const [name, connection] of Object.entries(config.connections)) {
     if (connection.kind === 'postgres') check(connection.password, `connections.${name}.password`);
+    if (connection.kind === 'mcp') {
+      for (const [variable, value] of Object.entries(connection.env.set)) check(value, `connections.${name}.env.set.${variable}`);
+      for (const [header, value] of Object.entries(connection.headers)) check(value, `connections.${name}.headers.${header}`);
+    }
     if (connection.kind === 'shell') {
       for (const [variable, value] of Object.entries(connection.env.set)) check(value, `connections.${name}.env.set.${variable}`);
       if (!connection.run_as) {

@@ -163,6 +163,30 @@ export class Gate {
     return connection ? { action, connection } : { action };
   }
 
+  /**
+   * Records that a door refused a request before it could become a command (an unknown tool,
+   * arguments that do not fit): a deny decision under `rule`, without analysis, so that probing
+   * leaves a trace. Rejects with GateError('audit_unavailable') when it cannot be stored.
+   */
+  async refuse(request: Omit<ActionRequest, 'analysisSession'>, rule: string, reason: string): Promise<void> {
+    const connection = this.deps.connection(request.connection);
+    const action: Action = {
+      id: newUuid(),
+      time: new Date(),
+      principal: request.principal,
+      session: request.session,
+      connection: connection?.ref ?? { name: request.connection, kind: 'unknown', labels: {} },
+      door: request.door,
+      command: request.command,
+      intent: unknownIntent('none', 'refused by the door before analysis'),
+      ...(request.detail ? { detail: request.detail } : {}),
+    };
+    const decision: Decision = { effect: 'deny', rule, reason, matched: [] };
+    this.deps.observer?.decided(action, decision);
+    await this.record(decisionDraft(action, decision));
+    this.deps.observer?.completed(action, 'denied', 0);
+  }
+
   /** The policy decision for an Action; never throws (a broken policy denies). */
   decide(action: Action): Decision {
     try {

@@ -30,6 +30,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** Sends notifications/progress; absent when the client sent no progressToken. */
   progress?: (message: string) => Promise<void>;
+  /** Called when the call is held and will wait for a human (not with return-pending). */
+  held?: () => void;
 }
 
 export interface ToolCallOptions {
@@ -52,19 +54,46 @@ export class ToolCalls {
     this.#progressIntervalMs = options.progressIntervalMs ?? 10_000;
   }
 
+  /**
+   * A refusal before the gate could see a command: recorded as a deny decision (the tool name,
+   * cut to 200 characters, stands in for the command; arguments are not kept), then answered.
+   */
+  private async refuse(name: string, context: CallContext, rule: string, reason: string, answer: string): Promise<CallToolResult> {
+    const tool = name.slice(0, 200);
+    try {
+      await this.runtime.gate.refuse(
+        {
+          principal: context.principal,
+          session: context.session,
+          // The connection the name points at, when it has the <connection>__<tool> form.
+          connection: tool.includes('__') ? tool.slice(0, tool.indexOf('__')) : '',
+          door: MCP_DOOR,
+          command: tool,
+          detail: { tool, ...(context.client ? { client: context.client } : {}) },
+        },
+        rule,
+        reason.slice(0, 500),
+      );
+    } catch (error) {
+      log.error({ err: error }, 'could not record a refused MCP call');
+      return toolError('Sluice cannot write its audit record, so nothing runs; try again later.');
+    }
+    return toolError(answer);
+  }
+
   async call(name: string, rawArgs: unknown, context: CallContext): Promise<CallToolResult> {
     const config = this.runtime.loaded.config.listeners.api.mcp;
     const entry = this.catalogue.find(name, this.runtime.loaded.policy.rules);
     // Unknown and policy-hidden tools get the same answer: hidden tools are not advertised.
-    if (!entry) return toolError(`Unknown tool "${name}". Call tools/list for the tools Sluice offers you.`);
+    if (!entry) return this.refuse(name, context, 'mcp-unknown-tool', 'no such tool for this principal', `Unknown tool "${name}". Call tools/list for the tools Sluice offers you.`);
     const args = rawArgs ?? {};
-    if (typeof args !== 'object' || Array.isArray(args)) return toolError('The arguments must be a JSON object.');
+    if (typeof args !== 'object' || Array.isArray(args)) return this.refuse(name, context, 'mcp-invalid-arguments', 'the arguments are not a JSON object', 'The arguments must be a JSON object.');
     const size = Buffer.byteLength(JSON.stringify(args), 'utf8');
     if (size > config.max_arguments) {
-      return toolError(`The arguments are ${size} bytes; Sluice accepts at most ${config.max_arguments} (listeners.api.mcp.max_arguments). Nothing ran.`);
+      return this.refuse(name, context, 'mcp-arguments-too-large', `${size} bytes of arguments, more than ${config.max_arguments}`, `The arguments are ${size} bytes; Sluice accepts at most ${config.max_arguments} (listeners.api.mcp.max_arguments). Nothing ran.`);
     }
     const mapped = entry.tool.command(args as Record<string, unknown>);
-    if ('error' in mapped) return toolError(`Invalid arguments for ${name}: ${mapped.error}.`);
+    if ('error' in mapped) return this.refuse(name, context, 'mcp-invalid-arguments', mapped.error, `Invalid arguments for ${name}: ${mapped.error}.`);
 
     const returnPending = config.review === 'return-pending';
     const pendingKey = returnPending ? this.pendingKey(context.principal, name, args) : undefined;
@@ -75,7 +104,9 @@ export class ToolCalls {
       context.progress?.(message).catch((error: unknown) => log.debug({ err: error }, 'could not send an MCP progress notification'));
     };
     const onHold = (review: ReviewRecord) => {
-      if (returnPending || !context.progress) return;
+      if (returnPending) return;
+      context.held?.();
+      if (!context.progress) return;
       const text = `Held for review ${review.id} (rule "${review.rule}"): a human must approve it with \`sluice reviews approve ${review.id}\` (or reject it with \`sluice reviews reject ${review.id}\`) before ${review.expiresAt}.`;
       notify(text);
       heartbeat = setInterval(() => notify(`Still waiting for review ${review.id}: sluice reviews approve ${review.id}`), this.#progressIntervalMs);

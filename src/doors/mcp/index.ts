@@ -7,6 +7,7 @@ import { McpEndpoint } from './endpoint.js';
 
 export { McpEndpoint } from './endpoint.js';
 export { TOOL_SEPARATOR, ToolCatalogue, type ToolProvider, type ConnectionTool } from './tools.js';
+export { upstreamTools } from './upstream.js';
 
 // One endpoint per runtime: sessions live as long as the runtime that serves them.
 const endpoints = new WeakMap<Runtime, McpEndpoint>();

@@ -9,6 +9,7 @@ import type { Principal } from '../../gate/types.js';
 import type { ClientInfo, ToolCalls } from './calls.js';
 import { toolError } from './results.js';
 import type { ToolCatalogue } from './tools.js';
+import { registerUpstreamFeatures } from './upstream-features.js';
 
 export const SERVER_NAME = 'sluice';
 
@@ -40,7 +41,8 @@ export function createSessionServer(parts: ServerParts, clientInfo: () => Client
   const server = new Server(
     { name: SERVER_NAME, title: 'Sluice', version: parts.version },
     {
-      capabilities: { tools: { listChanged: false } },
+      // listChanged: upstream MCP connections' tools come and go (tools.ts tells sessions).
+      capabilities: { tools: { listChanged: true } },
       instructions:
         'Sluice gates every tool call: a policy allows, denies or holds each command for human review, results may be masked, and every call is audited. ' +
         'A denied call returns an error naming the rule; do not retry it unchanged.',
@@ -48,7 +50,11 @@ export function createSessionServer(parts: ServerParts, clientInfo: () => Client
   );
 
   server.setRequestHandler('tools/list', () => ({ tools: parts.catalogue.list(parts.runtime.loaded.policy.rules) }));
+  parts.catalogue.attach(server);
+  registerUpstreamFeatures(server, parts.runtime, parts.catalogue, clientInfo);
 
+  // Only calls with a progress token (or odd shapes) arrive here: the endpoint answers plain
+  // tools/calls itself through the same ToolCalls.call (endpoint.ts `answer`); keep them in step.
   server.setRequestHandler('tools/call', async (request, ctx): Promise<CallToolResult> => {
     const auth = requestAuth(ctx);
     // The endpoint always sets it; without it, refuse rather than guess who is calling.

@@ -1,14 +1,18 @@
 // The tool catalogue: a registry of per-connection tool providers. Each connection kind
 // that has a provider offers its tools under the connection's namespace
 // (`<connection>__<tool>`); tools/list shows a tool only when the policy could let a call of
-// it run (policy-scope.ts). Upstream MCP servers as connections plug in as another provider.
-import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+// it run (policy-scope.ts). Upstream MCP servers are a live provider (upstream.ts): their
+// tool lists change, and every attached session is told (notifications/tools/list_changed).
+import type { CallToolResult, Server, Tool } from '@modelcontextprotocol/server';
 import type { ConnectionConfig } from '../../config/schema.js';
+import type { Connector } from '../../connectors/connector.js';
 import type { GateOutcome } from '../../gate/gate.js';
+import type { IntentClass } from '../../gate/types.js';
 import type { CompiledRule } from '../../policy/index.js';
 import { log } from '../../util/log.js';
 import { scopeSummary, type ScopeSummary } from './policy-scope.js';
 import { formatExecResult, formatQueryResult, QUERY_OUTPUT_SCHEMA, EXEC_OUTPUT_SCHEMA } from './results.js';
+import { classCouldRun, isUpstream, upstreamTools } from './upstream.js';
 
 /**
  * Between the connection name and the tool name. MCP tool names may use letters, digits,
@@ -31,12 +35,25 @@ export interface ConnectionTool {
   command(args: Record<string, unknown>): { command: string } | { error: string };
   /** The tool result for an executed command (decision refusals are formatted by the caller). */
   format(outcome: GateOutcome): CallToolResult;
+  /**
+   * The intent class every call of this tool has, when the tool alone decides it (upstream
+   * tools: by annotations and name). tools/list then also hides the tool when no rule could
+   * allow that class.
+   */
+  intentClass?: IntentClass;
 }
 
 /** Turns a connection of one kind into tools. */
 export interface ToolProvider {
   readonly kind: string;
-  tools(connection: string, config: ConnectionConfig): readonly ConnectionTool[];
+  /** The tools change while Sluice runs (asked again after the connector reports a change). */
+  readonly live?: boolean;
+  tools(connection: string, config: ConnectionConfig, connector?: Connector): readonly ConnectionTool[];
+}
+
+export interface CatalogueOptions {
+  /** The running connector of a connection (live providers read their tools from it). */
+  connector?: (name: string) => Connector | undefined;
 }
 
 /** A namespaced tool of one connection. */
@@ -108,26 +125,76 @@ export const shellTools: ToolProvider = {
   ],
 };
 
-export const BUILT_IN_PROVIDERS: readonly ToolProvider[] = [postgresTools, shellTools];
+export const BUILT_IN_PROVIDERS: readonly ToolProvider[] = [postgresTools, shellTools, upstreamTools];
 
 export class ToolCatalogue {
-  readonly #tools = new Map<string, CatalogueTool>();
-  #summaries?: { rules: readonly CompiledRule[]; byConnection: Map<string, ScopeSummary> };
+  #tools = new Map<string, CatalogueTool>();
+  #summaries?: { rules: readonly CompiledRule[]; byConnection: Map<string, ScopeSummary>; byClass: Map<string, boolean> };
+  readonly #build: () => Map<string, CatalogueTool>;
+  /** Sessions told when a live provider's tools change. */
+  readonly #servers = new Set<Server>();
+  readonly #unsubscribe: (() => void)[] = [];
 
-  constructor(connections: Readonly<Record<string, ConnectionConfig>>, providers: readonly ToolProvider[] = BUILT_IN_PROVIDERS) {
+  constructor(connections: Readonly<Record<string, ConnectionConfig>>, providers: readonly ToolProvider[] = BUILT_IN_PROVIDERS, options: CatalogueOptions = {}) {
     const byKind = new Map(providers.map((provider) => [provider.kind, provider]));
-    for (const [connection, config] of Object.entries(connections)) {
-      for (const tool of byKind.get(config.kind)?.tools(connection, config) ?? []) {
-        const name = `${connection}${TOOL_SEPARATOR}${tool.name}`;
-        if (this.#tools.has(name)) {
-          // Only possible with odd names (`a__b` + `c` vs `a` + `b__c`); never let one shadow another.
-          log.warn({ tool: name, connection }, 'two connections would offer the same MCP tool name; neither offers it');
-          this.#tools.delete(name);
-          continue;
+    this.#build = () => {
+      const tools = new Map<string, CatalogueTool>();
+      const refused = new Set<string>();
+      for (const [connection, config] of Object.entries(connections)) {
+        const provider = byKind.get(config.kind);
+        const connector = provider?.live ? options.connector?.(connection) : undefined;
+        for (const tool of provider?.tools(connection, config, connector) ?? []) {
+          const name = `${connection}${TOOL_SEPARATOR}${tool.name}`;
+          if (tools.has(name) || refused.has(name)) {
+            // Only possible with odd names (`a__b` + `c` vs `a` + `b__c`); never let one shadow another.
+            if (!refused.has(name)) log.warn({ tool: name, connection }, 'two connections would offer the same MCP tool name; neither offers it');
+            refused.add(name);
+            tools.delete(name);
+            continue;
+          }
+          tools.set(name, { name, connection, tool });
         }
-        this.#tools.set(name, { name, connection, tool });
       }
+      return tools;
+    };
+    this.#tools = this.#build();
+    for (const [connection, config] of Object.entries(connections)) {
+      if (!byKind.get(config.kind)?.live) continue;
+      const connector = options.connector?.(connection);
+      if (isUpstream(connector)) this.#unsubscribe.push(connector.onListChanged((kind) => this.changed(kind)));
     }
+  }
+
+  /** Tells this session's client when the tool list changes; forgotten when the session closes. */
+  attach(server: Server): void {
+    this.#servers.add(server);
+    const previous = server.onclose;
+    server.onclose = () => {
+      this.#servers.delete(server);
+      previous?.();
+    };
+  }
+
+  /** A live provider's list changed: rebuild the tools, and tell every attached session. */
+  private changed(kind: 'tools' | 'prompts' | 'resources'): void {
+    if (kind === 'tools') this.#tools = this.#build();
+    for (const server of this.#servers) {
+      const sent = Promise.resolve().then(() =>
+        kind === 'tools' ? server.sendToolListChanged() : kind === 'prompts' ? server.sendPromptListChanged() : server.sendResourceListChanged(),
+      );
+      sent.catch((error: unknown) => log.debug({ err: error, kind }, 'could not send a list_changed notification to an MCP session'));
+    }
+  }
+
+  /** Whether the policy could let a call on this connection run (what tools/list shows). */
+  couldRun(connection: string, rules: readonly CompiledRule[]): boolean {
+    return this.summary(rules, connection).couldRun;
+  }
+
+  /** Stops following live providers (the endpoint is closing). */
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+    this.#servers.clear();
   }
 
   /** The tools the policy could let run, as tools/list shows them. */
@@ -135,7 +202,7 @@ export class ToolCatalogue {
     const out: Tool[] = [];
     for (const entry of this.#tools.values()) {
       const summary = this.summary(rules, entry.connection);
-      if (!summary.couldRun) continue;
+      if (!summary.couldRun || !this.classVisible(rules, entry)) continue;
       out.push({
         name: entry.name,
         title: entry.tool.title,
@@ -151,12 +218,26 @@ export class ToolCatalogue {
   /** A listed tool by its full name; undefined for unknown names and for tools the policy hides. */
   find(name: string, rules: readonly CompiledRule[]): CatalogueTool | undefined {
     const entry = this.#tools.get(name);
-    return entry && this.summary(rules, entry.connection).couldRun ? entry : undefined;
+    return entry && this.summary(rules, entry.connection).couldRun && this.classVisible(rules, entry) ? entry : undefined;
+  }
+
+  /** For tools whose calls all have one class: whether some rule in scope could allow or review it. */
+  private classVisible(rules: readonly CompiledRule[], entry: CatalogueTool): boolean {
+    const cls = entry.tool.intentClass;
+    if (cls === undefined) return true;
+    this.summary(rules, entry.connection);
+    const key = `${entry.connection}\u0000${cls}`;
+    let visible = this.#summaries!.byClass.get(key);
+    if (visible === undefined) {
+      visible = classCouldRun(rules, entry.connection, cls);
+      this.#summaries!.byClass.set(key, visible);
+    }
+    return visible;
   }
 
   private summary(rules: readonly CompiledRule[], connection: string): ScopeSummary {
     // Recomputed when a reload brings new rules; the rules array is replaced, never mutated.
-    if (this.#summaries?.rules !== rules) this.#summaries = { rules, byConnection: new Map() };
+    if (this.#summaries?.rules !== rules) this.#summaries = { rules, byConnection: new Map(), byClass: new Map() };
     let summary = this.#summaries.byConnection.get(connection);
     if (!summary) {
       summary = scopeSummary(rules, connection);

@@ -141,6 +141,13 @@ describe('MCP door over streamable HTTP', () => {
       assert.equal(result.isError, true);
       assert.match(textOf(result), new RegExp(`Unknown tool "${name}"`));
     }
+    // Probing leaves a trace: a deny decision per refused call, without the arguments.
+    await t.sluice.runtime.ledger.flush();
+    const refusals = (await t.sluice.runtime.store.readAudit({ limit: 1000, effect: 'deny' }))
+      .map((r) => JSON.parse(r.body))
+      .filter((r) => r.rule === 'mcp-unknown-tool');
+    assert.deepEqual(refusals.map((r) => r.command).sort(), ['apionly__exec', 'locked__exec', 'nope__query']);
+    assert.ok(refusals.every((r) => r.door === 'mcp' && !JSON.stringify(r).includes('"ls"')));
   });
 
   it('refuses arguments over listeners.api.mcp.max_arguments, and bodies over the limit with 413', async () => {

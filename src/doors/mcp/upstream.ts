@@ -1,0 +1,106 @@
+// Upstream MCP servers as connections: their tools, prompts and resources, re-exported under
+// the connection's name (`<connection>__<tool>`, `<connection>__<prompt>`,
+// `sluice://<connection>/<upstream uri>`). The lists are live: they follow the upstream's
+// list_changed notifications and restarts (connectors/mcp.ts). A tool call, a prompts/get and
+// a resources/read are each one gate run (commands `tool({...})`, `prompt:name({...})`,
+// `resource:read({"uri":...})`); the arguments themselves are `args` for CEL.
+// Prompts and resources are in upstream-features.ts (this file must not import tools.ts values:
+// tools.ts lists this provider among its built-ins).
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
+import type { Connector } from '../../connectors/connector.js';
+import { McpConnector, renderToolCall, toolResultOf } from '../../connectors/mcp.js';
+import { McpAnalyser } from '../../analyse/mcp.js';
+import type { GateOutcome } from '../../gate/gate.js';
+import type { IntentClass } from '../../gate/types.js';
+import type { CompiledRule } from '../../policy/index.js';
+import { toolError } from './results.js';
+import type { ConnectionTool, ToolProvider } from './tools.js';
+
+/** MCP tool names: what Sluice re-exports unchanged after the connection's prefix. */
+export const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+export function isUpstream(connector: Connector | undefined): connector is McpConnector {
+  return connector instanceof McpConnector;
+}
+
+function formatUpstreamResult(connection: string) {
+  return (outcome: GateOutcome): CallToolResult => {
+    const result = outcome.result!;
+    const tool = toolResultOf(result);
+    if (!tool) {
+      const message = result.error?.message ?? 'unknown error';
+      return toolError(result.error?.code === 'upstream_unavailable' ? `Unavailable: ${message}. Nothing ran.` : `The call failed: ${message}`);
+    }
+    if (tool.content.length === 0 && tool.structuredContent === undefined) {
+      return { ...tool, content: [{ type: 'text', text: `(the tool of ${connection} returned no content)` }] };
+    }
+    return tool;
+  };
+}
+
+const analyser = new McpAnalyser();
+
+function upstreamTool(connection: string, tool: Tool): ConnectionTool {
+  // The class depends on the tool's name and annotations only, never on the arguments.
+  const intentClass = analyser.analyse(renderToolCall(tool.name, {})).class;
+  const from = `Tool "${tool.name}" of the MCP server behind connection "${connection}", through the Sluice gateway.`;
+  const title = tool.title ?? tool.annotations?.title ?? tool.name;
+  return {
+    name: tool.name,
+    title: `${title} (${connection})`,
+    description: tool.description ? `${tool.description}\n\n${from}` : from,
+    inputSchema: tool.inputSchema,
+    // The upstream's outputSchema is not re-exported: masking can turn a number or an object
+    // into placeholder text, and a client that validates would then reject the result.
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    command: (args) => {
+      try {
+        return { command: renderToolCall(tool.name, args) };
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    },
+    format: formatUpstreamResult(connection),
+    intentClass,
+  };
+}
+
+/**
+ * The intent classes a condition is exactly about (`intent.class == "x"`, `intent.class in
+ * ["x", ...]`); undefined for any other condition. The shapes the presets use.
+ */
+function classesOf(when: string): string[] | undefined {
+  const text = when.trim().replace(/^\((.*)\)$/s, '$1').trim();
+  const single = /^intent\.class\s*==\s*"([a-z]+)"$/.exec(text);
+  if (single) return [single[1]!];
+  const list = /^intent\.class\s+in\s+\[([^\]]*)\]$/.exec(text);
+  if (!list) return undefined;
+  const items = list[1]!.split(',').map((item) => /^\s*"([a-z]+)"\s*$/.exec(item)?.[1]);
+  return items.every((item): item is string => item !== undefined) ? items : undefined;
+}
+
+/**
+ * Whether some rule in scope for the mcp door and this connection could allow or review a
+ * call of this class, and no rule denies exactly that class. Other conditions (on args, on
+ * the caller) count as "could": only a call can evaluate them.
+ */
+export function classCouldRun(rules: readonly CompiledRule[], connection: string, cls: IntentClass): boolean {
+  const scoped = rules.filter((rule) => (!rule.connections || rule.connections.includes(connection)) && (!rule.doors || rule.doors.includes('mcp')));
+  if (scoped.some((rule) => rule.effect === 'deny' && rule.when !== undefined && classesOf(rule.when)?.includes(cls))) return false;
+  return scoped.some((rule) => {
+    if (rule.effect === 'deny') return false;
+    if (rule.when === undefined) return true;
+    const classes = classesOf(rule.when);
+    return classes === undefined || classes.includes(cls);
+  });
+}
+
+/** Tools of an upstream MCP connection, as its server lists them now. */
+export const upstreamTools: ToolProvider = {
+  kind: 'mcp',
+  live: true,
+  tools: (connection, _config, connector) => {
+    if (!isUpstream(connector)) return [];
+    return connector.tools.filter((tool) => TOOL_NAME.test(tool.name)).map((tool) => upstreamTool(connection, tool));
+  },
+};
