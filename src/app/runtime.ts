@@ -4,12 +4,15 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { createAnalysers } from '../analyse/index.js';
+import { startCheckpoints } from '../audit/checkpoints-config.js';
+import type { CheckpointWriter } from '../audit/checkpoints-writer.js';
 import { AuditLedger } from '../audit/ledger.js';
 import { StoreReviewHook } from '../approvals/reviews.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { ConnectionConfig, SluiceConfig } from '../config/schema.js';
+import type { ConnectionConfig, McpConnectionConfig, SecretRef, SluiceConfig } from '../config/schema.js';
 import type { Connector } from '../connectors/connector.js';
 import { buildShellEnvironment, createPostgresConnector, createShellConnector } from '../connectors/index.js';
+import { createMcpConnector } from '../connectors/mcp.js';
 import { resolveSecret } from '../credentials/secrets.js';
 import { Gate, type GateConnection, type GateObserver } from '../gate/gate.js';
 import type { PolicyDecider } from '../gate/types.js';
@@ -42,6 +45,8 @@ export interface Runtime {
   loaded: LoadedConfig;
   store: Store;
   ledger: AuditLedger;
+  /** Signed audit checkpoints, unless audit.checkpoint.enabled is false. */
+  checkpoints?: CheckpointWriter;
   gate: Gate;
   /**
    * Puts a newly loaded config in force: policy, identities, masking profiles, audit readers.
@@ -49,12 +54,22 @@ export interface Runtime {
    * that changed and need a restart.
    */
   apply(next: LoadedConfig): string[];
+  /** The connector of a connection (doors that list what a connection offers, e.g. upstream MCP tools). */
+  connector(name: string): Connector | undefined;
   close(): Promise<void>;
 }
 
 export async function startRuntime(loaded: LoadedConfig, options: { observer?: GateObserver } = {}): Promise<Runtime> {
   const store = await openConfiguredStore(loaded);
   const ledger = new AuditLedger(store);
+  let checkpoints: CheckpointWriter | undefined;
+  try {
+    checkpoints = await startCheckpoints(loaded, store, ledger);
+  } catch (error) {
+    await ledger.close();
+    await store.close();
+    throw error;
+  }
   const analysers = await createAnalysers();
   let policy: PolicyDecider = loaded.policy;
   const connections = buildConnections(loaded);
@@ -79,6 +94,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     loaded,
     store,
     ledger,
+    ...(checkpoints ? { checkpoints } : {}),
     gate,
     apply(next) {
       const restart = (['store', 'listeners', 'connections'] as const).filter(
@@ -89,8 +105,11 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
       runtime.loaded = next;
       return restart;
     },
+    connector: (name) => connections.get(name)?.connector,
     async close() {
       await Promise.allSettled([...connections.values()].map((c) => c.connector.close()));
+      // The last checkpoint covers everything up to shutdown; a failure must not keep the store open.
+      await checkpoints?.close().catch(() => undefined);
       await ledger.close();
       await store.close();
     },
@@ -141,6 +160,7 @@ export function buildConnector(name: string, config: ConnectionConfig, baseDir: 
     });
     return { connector, secrets: password !== undefined ? [password] : [] };
   }
+  if (config.kind === 'mcp') return buildMcpConnector(name, config, baseDir);
   const set: Record<string, string> = {};
   const secrets: string[] = [];
   for (const [variable, value] of Object.entries(config.env.set)) {
@@ -162,6 +182,38 @@ export function buildConnector(name: string, config: ConnectionConfig, baseDir: 
     shell: config.shell,
     env,
     ...(config.run_as ? { runAs: { uid: config.run_as.uid, gid: config.run_as.gid } } : {}),
+  });
+  return { connector, secrets };
+}
+
+/** An upstream MCP server: env values and headers given by reference are its secrets. */
+function buildMcpConnector(name: string, config: McpConnectionConfig, baseDir: string): { connector: Connector; secrets: string[] } {
+  const label = `connections.${name}`;
+  const secrets: string[] = [];
+  const resolveAll = (values: Record<string, string | SecretRef>, where: string): Record<string, string> => {
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(values)) {
+      out[key] = typeof value === 'string' ? value : resolveSecret(value, { baseDir, label: `${label}.${where}.${key}` });
+      if (typeof value !== 'string') secrets.push(out[key]);
+    }
+    return out;
+  };
+  const transport =
+    config.transport === 'stdio'
+      ? {
+          kind: 'stdio' as const,
+          command: config.command!,
+          args: config.args,
+          env: buildShellEnvironment({ allow: config.env.allow, set: resolveAll(config.env.set, 'env.set') }),
+          cwd: config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd)) : baseDir,
+        }
+      : { kind: 'http' as const, url: config.url!, headers: resolveAll(config.headers, 'headers') };
+  const connector = createMcpConnector({
+    name,
+    transport,
+    timeoutMs: config.timeout,
+    restart: { initialMs: config.restart.initial, maxMs: config.restart.max },
+    secrets,
   });
   return { connector, secrets };
 }

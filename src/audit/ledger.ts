@@ -61,6 +61,11 @@ export class AuditLedger {
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private closed = false;
+  /**
+   * Called with every committed batch, in commit order (the checkpoint writer grows its Merkle
+   * tree from it). Must not throw.
+   */
+  onCommitted: ((rows: readonly AuditRow[]) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -81,7 +86,7 @@ export class AuditLedger {
    * Appends one record. Resolves with the stored row once it is committed; rejects with
    * AuditDraftError for an invalid draft, AuditLedgerError otherwise.
    */
-  append(draft: AuditDraft): Promise<AuditRow> {
+  append(draft: AuditDraft, options: { first?: boolean } = {}): Promise<AuditRow> {
     if (this.closed) return Promise.reject(new AuditLedgerError('closed', 'the audit ledger is closed'));
     if (this.queue.length >= this.maxPending) {
       return Promise.reject(
@@ -95,7 +100,10 @@ export class AuditLedger {
       return Promise.reject(error);
     }
     return new Promise<AuditRow>((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
+      // `first` (checkpoints) goes into the next batch, ahead of any backlog, so a checkpoint
+      // lands close to the records it covers.
+      if (options.first) this.queue.unshift({ record, resolve, reject });
+      else this.queue.push({ record, resolve, reject });
       this.schedule();
     });
   }
@@ -168,6 +176,11 @@ export class AuditLedger {
         continue;
       }
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve(rows[i]!);
+      try {
+        this.onCommitted?.(rows);
+      } catch {
+        // An observer's failure must not stop the ledger; the checkpoint writer reads back instead.
+      }
     }
   }
 }

@@ -12,6 +12,16 @@
 //   truncated        the chain ends before a head the caller knew about (external checkpoint)
 //   checkpoint-mismatch  the record at the checkpoint's seq has another hash than the checkpoint
 //
+// and for the signed checkpoints in the chain (checkpoints.ts):
+//
+//   checkpoint-invalid    a checkpoint or key announcement that is malformed, goes backwards, or
+//                         covers itself
+//   checkpoint-signature  the signature does not verify with the key it names
+//   checkpoint-root       the root recomputed from the records differs from the signed root
+//   untrusted-key         signed by a key the chain never announced, or not among the trusted keys
+//   anchor-mismatch       a checkpoint kept outside the store disagrees with the records
+//   truncated             (also) the chain ends before an anchored checkpoint
+//
 // Without an external checkpoint (`expectHead`), records removed from the END of the chain
 // cannot be detected: what is left is a valid, shorter chain. Compare the returned head with one
 // kept elsewhere (the signed checkpoints of the ledger).
@@ -23,6 +33,7 @@ import { GENESIS_HEAD } from '../store/store.js';
 import { recordHash } from './chain.js';
 import { AUDIT_FORMAT_VERSION } from './record.js';
 import { canonicalJson } from './canonical.js';
+import { CheckpointChecker, type CheckpointCheckerOptions, type CheckpointSummary } from './checkpoints.js';
 import { parseJsonlLine } from './export.js';
 import type { RangeJob, RangeReply } from './verify-worker.js';
 
@@ -35,7 +46,12 @@ export type AuditProblemKind =
   | 'broken-link'
   | 'column-mismatch'
   | 'truncated'
-  | 'checkpoint-mismatch';
+  | 'checkpoint-mismatch'
+  | 'checkpoint-invalid'
+  | 'checkpoint-signature'
+  | 'checkpoint-root'
+  | 'untrusted-key'
+  | 'anchor-mismatch';
 
 export interface AuditProblem {
   /** The first record found bad (for `deleted` and `truncated`: the first missing seq). */
@@ -51,9 +67,17 @@ export interface VerifyResult {
   /** The last good record (the chain's head when ok). */
   head: ChainHead;
   problem?: AuditProblem;
+  /** What was found about signed checkpoints (absent when they were not checked). */
+  checkpoints?: CheckpointSummary;
 }
 
 export interface VerifyOptions {
+  /**
+   * Checks of the signed checkpoints (default: on, trusting the keys the chain announces).
+   * `false` checks the hash chain only, which lets a large embedded store be walked by
+   * several worker threads.
+   */
+  checkpoints?: CheckpointCheckerOptions | false;
   /** Records per read (default 2000: larger pages cost more in garbage collection than they save). */
   pageSize?: number;
   /**
@@ -118,6 +142,8 @@ export class ChainChecker {
       expectHead?: ChainHead;
       /** Start mid-chain: `head` is the record before the first one this checker sees. */
       from?: ChainHead;
+      /** Signed checkpoint checks (only for a walk from seq 1). */
+      checkpoints?: CheckpointChecker;
     } = {},
   ) {
     if (options.from) {
@@ -228,6 +254,11 @@ export class ChainChecker {
       };
     }
 
+    const cp = this.options.checkpoints;
+    if (cp) {
+      const problem = cp.check(row, body);
+      if (problem) return problem;
+    }
     const expect = this.options.expectHead;
     if (expect && seq === expect.seq && row.hash !== expect.hash) {
       return {
@@ -267,7 +298,7 @@ export class ChainChecker {
         message: `the chain ends at ${this.head.seq} but the checkpoint is at ${expect.seq}: records were removed from the end`,
       };
     }
-    return undefined;
+    return this.options.checkpoints?.finish(this.head.seq + 1);
   }
 
   /**
@@ -293,9 +324,14 @@ export class ChainChecker {
   }
 
   result(problem?: AuditProblem): VerifyResult {
-    return problem
+    const result: VerifyResult = problem
       ? { ok: false, count: this.count, head: this.head, problem }
       : { ok: true, count: this.count, head: this.head };
+    // Only for a good chain, and only when there is something to say, so a chain without
+    // checkpoints reads as before.
+    const summary = problem ? undefined : this.options.checkpoints?.summary();
+    if (summary && (summary.count > 0 || summary.anchored !== undefined)) result.checkpoints = summary;
+    return result;
   }
 }
 
@@ -308,14 +344,29 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
   const pageSize = Math.min(100_000, Math.max(1, Math.floor(options.pageSize ?? 2000)));
   let from: ChainHead = { ...GENESIS_HEAD };
   let done = 0;
-  const parallel = await verifyInParallel(store, options, pageSize);
+  const newCheckpointChecker = () => (options.checkpoints === false ? undefined : new CheckpointChecker(options.checkpoints ?? {}));
+  let checkpoints = newCheckpointChecker();
+  // The Merkle tree grows leaf by leaf from seq 1: while worker threads check the chain in
+  // ranges, this thread grows the tree over the same records (it reads hashes and parses only
+  // key and checkpoint bodies). The first problem by seq wins, as in a sequential walk.
+  const pass = checkpoints;
+  const parallel = await verifyInParallel(store, options, pageSize, pass ? (last) => checkpointPass(store, pass, last, pageSize) : undefined);
   if (parallel) {
-    if (!parallel.ok) return parallel;
-    from = parallel.head;
-    done = parallel.count;
+    const { result, alongside } = parallel;
+    const cpProblem = alongside?.problem;
+    if (!result.ok && (!cpProblem || result.problem!.seq <= cpProblem.seq)) return result;
+    if (cpProblem) return { ok: false, count: cpProblem.seq - 1, head: alongside.prev, problem: cpProblem };
+    from = result.head;
+    done = result.count;
+  } else if (pass?.frontier.size) {
+    checkpoints = newCheckpointChecker(); // the workers could not run: start over in this thread
   }
   // Sequentially: the whole chain, or what was appended after the parallel walk's snapshot.
-  const checker = new ChainChecker({ ...(options.expectHead ? { expectHead: options.expectHead } : {}), from });
+  const checker = new ChainChecker({
+    ...(options.expectHead ? { expectHead: options.expectHead } : {}),
+    ...(checkpoints ? { checkpoints } : {}),
+    from,
+  });
   checker.count = done;
   let after = from.seq;
   for (;;) {
@@ -332,6 +383,40 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
   return checker.result(checker.finish());
 }
 
+/**
+ * Grows the Merkle tree over records 1..last and checks the checkpoints among them, trusting
+ * the hash chain (worker threads check that at the same time). Returns the first problem and
+ * the record before it.
+ */
+async function checkpointPass(
+  store: Store,
+  checker: CheckpointChecker,
+  last: number,
+  pageSize: number,
+): Promise<{ problem?: AuditProblem; prev: ChainHead }> {
+  let prev: ChainHead = { ...GENESIS_HEAD };
+  let after = 0;
+  while (after < last) {
+    const page = await store.readAudit({ afterSeq: after, beforeSeq: last + 1, limit: pageSize });
+    if (page.length === 0) break;
+    for (const row of page) {
+      let problem: AuditProblem | undefined;
+      try {
+        const body = row.kind === 'checkpoint' || row.kind === 'key' ? (JSON.parse(row.body) as Body) : NO_BODY;
+        problem = checker.check(row, body);
+      } catch {
+        // A broken record: the chain check reports it at this seq or earlier.
+        problem = { seq: row.seq, kind: 'malformed', message: `record ${row.seq} cannot be read` };
+      }
+      if (problem) return { problem, prev };
+      prev = { seq: row.seq, hash: row.hash };
+    }
+    after = page[page.length - 1]!.seq;
+  }
+  return { prev };
+}
+const NO_BODY: Body = {};
+
 /** Below this many records a sequential walk is as quick as starting workers. */
 const PARALLEL_MIN_RECORDS = 100_000;
 
@@ -341,7 +426,12 @@ const PARALLEL_MIN_RECORDS = 100_000;
  * SQLite store, small chain, one CPU) or the workers cannot run, and the caller walks
  * sequentially instead: parallelism is only ever an optimisation.
  */
-async function verifyInParallel(store: Store, options: VerifyOptions, pageSize: number): Promise<VerifyResult | undefined> {
+async function verifyInParallel<T>(
+  store: Store,
+  options: VerifyOptions,
+  pageSize: number,
+  alongside?: (last: number) => Promise<T>,
+): Promise<{ result: VerifyResult; alongside?: T } | undefined> {
   const path = (store as { path?: unknown }).path;
   if (store.kind !== 'sqlite' || typeof path !== 'string' || path === ':memory:') return undefined;
   const wanted = options.workers ?? Math.min(8, availableParallelism());
@@ -368,16 +458,19 @@ async function verifyInParallel(store: Store, options: VerifyOptions, pageSize: 
   };
   options.signal?.addEventListener('abort', abort, { once: true });
   try {
-    const results = await Promise.all(jobs.map((job) => runWorker(job, workers)));
+    const running = Promise.all(jobs.map((job) => runWorker(job, workers)));
+    const extra = alongside ? await alongside(head.seq) : undefined;
+    const results = await running;
     options.signal?.throwIfAborted();
     if (results.some((r) => r === undefined)) return undefined;
+    const also = extra === undefined ? {} : { alongside: extra };
     let count = 0;
     for (const r of results as VerifyResult[]) {
       count += r.count;
-      if (!r.ok) return { ...r, count };
+      if (!r.ok) return { result: { ...r, count }, ...also };
     }
     options.onProgress?.(count);
-    return { ok: true, count, head: (results[results.length - 1] as VerifyResult).head };
+    return { result: { ok: true, count, head: (results[results.length - 1] as VerifyResult).head }, ...also };
   } finally {
     options.signal?.removeEventListener('abort', abort);
     abort();
@@ -419,9 +512,12 @@ export async function verifyAuditJsonl(
   source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options: VerifyJsonlOptions = {},
 ): Promise<VerifyResult> {
+  // A partial export has gaps, so there is no tree to rebuild.
+  const checkpoints = options.checkpoints === false || options.partial ? undefined : new CheckpointChecker(options.checkpoints ?? {});
   const checker = new ChainChecker({
     ...(options.partial ? { partial: true } : {}),
     ...(options.expectHead ? { expectHead: options.expectHead } : {}),
+    ...(checkpoints ? { checkpoints } : {}),
   });
   const maxLine = options.maxLineBytes ?? 16 * 1024 * 1024;
   const decoder = new StringDecoder('utf8');

@@ -1,13 +1,19 @@
-// `sluice audit tail|verify|export`
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+// `sluice audit tail|verify|export|prove|verify-proof|public-key`
+import type { KeyObject } from 'node:crypto';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
+import { CheckpointChecker, parseAnchorFile, parseKeyAnnouncement, type FoundCheckpoint } from '../audit/checkpoints.js';
+import { signingKeyPath } from '../audit/checkpoints-config.js';
+import { checkInclusionProof, proveRecord, ProofError } from '../audit/checkpoints-proof.js';
 import { writeAuditJsonl } from '../audit/export.js';
-import { verifyAudit, verifyAuditJsonl } from '../audit/verify.js';
+import { parsePublicKeys, publicKeyFromRaw, publicKeyPem, readSigningPublicKey } from '../audit/signing.js';
+import { verifyAudit, verifyAuditJsonl, type VerifyResult } from '../audit/verify.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { AuditRow, ChainHead } from '../store/store.js';
-import { CliError, withStore } from './context.js';
+import { CliError, resolveConfig, withStore } from './context.js';
 
 export function registerAudit(program: Command, configOption: () => string | undefined): void {
   const audit = program.command('audit').description('read, verify and export the audit ledger');
@@ -40,26 +46,135 @@ export function registerAudit(program: Command, configOption: () => string | und
 
   audit
     .command('verify')
-    .description('check the hash chain; exits non-zero naming the first bad record')
+    .description('check the hash chain and the signed checkpoints; exits non-zero naming the first problem')
     .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
+    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collect, [])
+    .option('--anchor <file>', 'checkpoints kept outside the store (audit.checkpoint.anchor): the ledger must still hold what they cover')
+    .option('--proof <file>', 'check an inclusion proof (sluice audit prove) instead of the ledger')
+    .option('--no-checkpoints', 'check the hash chain only')
     .option('--expect-head <seq:hash>', 'a head recorded earlier (e.g. from a previous verify): detects records cut from the end')
     .option('--allow-empty', 'do not fail on an empty ledger')
     .option('--json', 'print the result as JSON')
-    .action(async (options: { file?: string; expectHead?: string; allowEmpty?: boolean; json?: boolean }) => {
-      const expectHead = options.expectHead !== undefined ? parseHead(options.expectHead) : undefined;
-      const verifyOptions = expectHead ? { expectHead } : {};
-      const result = options.file
-        ? await verifyFile(options.file, verifyOptions)
-        : await withStore(configOption(), (store) => verifyAudit(store, verifyOptions), { mustExist: true });
-      if (result.ok && result.count === 0 && !options.allowEmpty) {
-        // An empty ledger where records were expected is what deleting all of them looks like.
-        result.ok = false;
-        result.problem = { seq: 1, kind: 'truncated', message: 'the ledger has no records (pass --allow-empty if that is expected)' };
+    .action(
+      async (options: {
+        file?: string;
+        publicKey: string[];
+        anchor?: string;
+        proof?: string;
+        checkpoints: boolean;
+        expectHead?: string;
+        allowEmpty?: boolean;
+        json?: boolean;
+      }) => {
+        if (options.proof) {
+          verifyProofFile(options.proof, options.publicKey, options.json);
+          return;
+        }
+        const expectHead = options.expectHead !== undefined ? parseHead(options.expectHead) : undefined;
+        const keys = options.publicKey.length > 0 ? readKeyFiles(options.publicKey) : undefined;
+        const anchors = options.anchor !== undefined ? readAnchors(options.anchor) : undefined;
+        let signedBy = keys ? 'the given public key(s)' : 'the keys the ledger itself announces (pass --public-key for an independent check)';
+        const run = async (loaded: LoadedConfig | undefined, read: (o: Parameters<typeof verifyAudit>[1]) => Promise<VerifyResult>) => {
+          let trusted = keys;
+          if (!trusted && loaded && options.checkpoints) {
+            trusted = localPublicKey(loaded);
+            if (trusted) signedBy = 'the local signing key';
+          }
+          if (anchors) {
+            if (!trusted) throw new CliError('--anchor needs the signer\'s public key: pass --public-key FILE');
+            const bad = CheckpointChecker.checkAnchorSignatures(anchors, trusted);
+            if (bad) throw new CliError(`${options.anchor}: ${bad}`, 1);
+          }
+          const checkpoints = options.checkpoints
+            ? { ...(trusted ? { trusted } : {}), ...(anchors ? { anchors } : {}) }
+            : (false as const);
+          if (!options.checkpoints && anchors) throw new CliError('--anchor cannot be used with --no-checkpoints');
+          return read({ ...(expectHead ? { expectHead } : {}), checkpoints });
+        };
+        const result = options.file
+          ? await run(undefined, (o) => verifyFile(options.file!, o ?? {}))
+          : await withStore(configOption(), (store, loaded) => run(loaded, (o) => verifyAudit(store, o)), { mustExist: true });
+        if (result.ok && result.count === 0 && !options.allowEmpty) {
+          // An empty ledger where records were expected is what deleting all of them looks like.
+          result.ok = false;
+          result.problem = { seq: 1, kind: 'truncated', message: 'the ledger has no records (pass --allow-empty if that is expected)' };
+        }
+        if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        else if (result.ok) {
+          process.stdout.write(`ok: ${result.count} records, chain intact, head ${result.head.seq}:${result.head.hash}\n`);
+          const cp = result.checkpoints ?? (options.checkpoints ? { count: 0, uncovered: result.count } : undefined);
+          if (cp) {
+            process.stdout.write(
+              cp.last
+                ? `checkpoints: ${cp.count} signed and consistent, the last covers records 1-${cp.last.treeSize} (${cp.last.time}, key ${cp.last.keyId}); ${cp.uncovered} record(s) after it\n`
+                : `checkpoints: none yet (${cp.uncovered} record(s) not covered by a signature)\n`,
+            );
+            if (cp.count > 0) process.stdout.write(`signatures checked with ${signedBy}\n`);
+            if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger\n`);
+          }
+        } else process.stdout.write(`FAILED at record ${result.problem!.seq} (${result.problem!.kind}): ${result.problem!.message}\n`);
+        if (!result.ok) process.exitCode = 1;
+      },
+    );
+
+  audit
+    .command('prove <seq>')
+    .description('print an inclusion proof (JSON) of a record against the latest signed checkpoint')
+    .action(async (seqText: string) => {
+      const seq = Number(seqText);
+      if (!Number.isSafeInteger(seq) || seq < 1) throw new CliError('the record must be its seq, a whole number >= 1');
+      await withStore(
+        configOption(),
+        async (store) => {
+          try {
+            process.stdout.write(`${JSON.stringify(await proveRecord(store, seq), null, 2)}\n`);
+          } catch (error) {
+            if (error instanceof ProofError) throw new CliError(error.message, 1);
+            throw error;
+          }
+        },
+        { mustExist: true },
+      );
+    });
+
+  audit
+    .command('verify-proof <file>')
+    .description('check an inclusion proof offline against the signer\'s public key')
+    .requiredOption('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable)', collect, [])
+    .option('--json', 'print the result as JSON')
+    .action((file: string, options: { publicKey: string[]; json?: boolean }) => {
+      verifyProofFile(file, options.publicKey, options.json);
+    });
+
+  audit
+    .command('public-key')
+    .description('print the public key that signs audit checkpoints (PEM)')
+    .option('--all', 'every signing key the ledger announces (old ones after a rotation), read from the ledger')
+    .action(async (options: { all?: boolean }) => {
+      if (!options.all) {
+        const loaded = resolveConfig(configOption(), { optional: true });
+        const path = keyPath(loaded);
+        if (!existsSync(path)) throw new CliError(`no signing key at ${path} yet: it is created when Sluice first starts`, 1);
+        process.stdout.write(publicKeyPem(readSigningPublicKey(path)));
+        return;
       }
-      if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      else if (result.ok) process.stdout.write(`ok: ${result.count} records, chain intact, head ${result.head.seq}:${result.head.hash}\n`);
-      else process.stdout.write(`FAILED at record ${result.problem!.seq} (${result.problem!.kind}): ${result.problem!.message}\n`);
-      if (!result.ok) process.exitCode = 1;
+      await withStore(
+        configOption(),
+        async (store) => {
+          let after = 0;
+          for (;;) {
+            const page = await store.readAudit({ afterSeq: after, limit: 5000 });
+            for (const row of page) {
+              if (row.kind !== 'key') continue;
+              const a = parseKeyAnnouncement((JSON.parse(row.body) as { detail?: unknown }).detail);
+              if (a) process.stdout.write(`# ${a.keyId} (announced in record ${row.seq})\n${publicKeyPem(publicKeyFromRaw(Buffer.from(a.publicKey, 'base64')))}`);
+            }
+            if (page.length < 5000) break;
+            after = page[page.length - 1]!.seq;
+          }
+        },
+        { mustExist: true },
+      );
     });
 
   audit
@@ -97,9 +212,77 @@ function parseHead(text: string): ChainHead {
   return { seq: Number(match[1]), hash: match[2]! };
 }
 
-async function verifyFile(path: string, options: { expectHead?: ChainHead }) {
+async function verifyFile(path: string, options: Parameters<typeof verifyAuditJsonl>[1]) {
   if (!existsSync(path)) throw new CliError(`no such file: ${path}`);
   return verifyAuditJsonl(createReadStream(path), options);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readKeyFiles(files: readonly string[]): KeyObject[] {
+  return files.flatMap((file) => {
+    try {
+      return parsePublicKeys(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new CliError(`${file}: ${(error as Error).message}`);
+    }
+  });
+}
+
+function readAnchors(file: string): FoundCheckpoint[] {
+  try {
+    return parseAnchorFile(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliError(`${file}: ${(error as Error).message}`);
+  }
+}
+
+function keyPath(loaded: LoadedConfig): string {
+  let path: string | undefined;
+  try {
+    path = signingKeyPath(loaded.config, loaded.baseDir);
+  } catch (error) {
+    throw new CliError((error as Error).message);
+  }
+  if (!path) throw new CliError('an in-memory store keeps no signing key');
+  return path;
+}
+
+/** The local signing key's public half, when there is one. */
+function localPublicKey(loaded: LoadedConfig): KeyObject[] | undefined {
+  let path: string | undefined;
+  try {
+    path = signingKeyPath(loaded.config, loaded.baseDir);
+  } catch {
+    return undefined;
+  }
+  if (!path || !existsSync(path)) return undefined;
+  try {
+    return [readSigningPublicKey(path)];
+  } catch {
+    return undefined; // not readable by this user: fall back to what the caller passes
+  }
+}
+
+function verifyProofFile(file: string, publicKeys: readonly string[], json?: boolean): void {
+  if (publicKeys.length === 0) throw new CliError('checking a proof needs --public-key FILE');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliError(`${file}: ${(error as Error).message}`);
+  }
+  const problem = checkInclusionProof(doc, readKeyFiles(publicKeys));
+  const seq = (doc as { record?: { seq?: unknown } } | null)?.record?.seq;
+  if (json) process.stdout.write(`${JSON.stringify(problem ? { ok: false, problem } : { ok: true, seq })}\n`);
+  else if (problem) process.stdout.write(`FAILED: ${problem}\n`);
+  else {
+    const c = (doc as { checkpoint: FoundCheckpoint }).checkpoint;
+    process.stdout.write(`ok: record ${String(seq)} is included in the ${c.treeSize} records signed by ${c.keyId} at ${c.time}\n`);
+  }
+  if (problem) process.exitCode = 1;
 }
 
 function printRow(row: AuditRow, json?: boolean): void {

@@ -112,12 +112,72 @@ export const shellConnectionSchema = z
   })
   .strict();
 
-export const connectionSchema = z.discriminatedUnion('kind', [postgresConnectionSchema, shellConnectionSchema], {
-  error: 'kind must be one of: postgres, shell',
+/** Plain text is configuration; a secret reference is resolved at start and never shown to agents. */
+const valueOrSecret = z.union([z.string(), secretRefSchema]);
+
+/**
+ * An upstream MCP server whose tools Sluice re-exports under the connection's name: a local
+ * command over stdio, or a streamable HTTP endpoint. Injected env values and headers given
+ * by reference are secrets: redacted from every result.
+ */
+export const mcpConnectionSchema = z
+  .object({
+    kind: z.literal('mcp'),
+    transport: z.enum(['stdio', 'http'], { error: 'transport must be stdio or http' }),
+    /** stdio: the program to launch (looked up on PATH) and its arguments. */
+    command: z.string().min(1).optional(),
+    args: z.array(z.string()).default([]),
+    /** stdio: working folder (relative to the config file); default: the config file's folder. */
+    cwd: z.string().min(1).optional(),
+    env: z
+      .object({
+        /** Variables passed through from Sluice's own environment (secret-looking names never are). */
+        allow: z.array(z.string()).default([]),
+        /** Variables set for the server; secrets by reference. */
+        set: z.record(z.string(), valueOrSecret).default({}),
+      })
+      .strict()
+      .default({ allow: [], set: {} }),
+    /** http: the server's streamable HTTP endpoint. */
+    url: z
+      .string()
+      .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), { message: 'url must be an http:// or https:// URL' })
+      .optional(),
+    /** http: headers sent with every request (e.g. Authorization), secrets by reference. */
+    headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"'), valueOrSecret).default({}),
+    /** Longest a tool call may take upstream. */
+    timeout: timerDuration.default(60_000),
+    /** Restart back-off after the upstream dies or cannot be reached: first wait, doubling up to max. */
+    restart: z
+      .object({ initial: timerDuration.default(500), max: timerDuration.default(30_000) })
+      .strict()
+      .refine((r) => r.initial <= r.max, { message: 'restart.initial must not be longer than restart.max' })
+      .default({ initial: 500, max: 30_000 }),
+    ...connectionCommon,
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.transport === 'stdio') {
+      if (!c.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'transport stdio needs command (the program that runs the MCP server)' });
+      if (c.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'url is only for transport http' });
+      if (Object.keys(c.headers).length > 0) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers are only for transport http' });
+    } else {
+      if (!c.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'transport http needs url (the server\'s streamable HTTP endpoint)' });
+      for (const key of ['command', 'cwd'] as const) {
+        if (c[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is only for transport stdio` });
+      }
+      if (c.args.length > 0) ctx.addIssue({ code: 'custom', path: ['args'], message: 'args are only for transport stdio' });
+      if (c.env.allow.length > 0 || Object.keys(c.env.set).length > 0) ctx.addIssue({ code: 'custom', path: ['env'], message: 'env is only for transport stdio' });
+    }
+  });
+
+export const connectionSchema = z.discriminatedUnion('kind', [postgresConnectionSchema, shellConnectionSchema, mcpConnectionSchema], {
+  error: 'kind must be one of: postgres, shell, mcp',
 });
 export type ConnectionConfig = z.infer<typeof connectionSchema>;
 export type PostgresConnectionConfig = z.infer<typeof postgresConnectionSchema>;
 export type ShellConnectionConfig = z.infer<typeof shellConnectionSchema>;
+export type McpConnectionConfig = z.infer<typeof mcpConnectionSchema>;
 
 export const identitySchema = z
   .object({

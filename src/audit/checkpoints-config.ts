@@ -1,0 +1,63 @@
+// Where the checkpoint signing key and anchor file live, from the config, and starting the
+// checkpoint writer for a runtime.
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { SluiceConfig } from '../config/schema.js';
+import { parseStoreUrl } from '../store/open.js';
+import type { Store } from '../store/store.js';
+import { log } from '../util/log.js';
+import { CheckpointWriter } from './checkpoints-writer.js';
+import type { AuditLedger } from './ledger.js';
+import { CheckpointSigner, loadOrCreateSigningKey } from './signing.js';
+
+export const SIGNING_KEY_FILE = 'audit-signing.key';
+
+/**
+ * The signing key file: `audit.checkpoint.key` (relative to the config), else beside an
+ * embedded store's file. Undefined for an in-memory store; a PostgreSQL store must name one,
+ * because a key inside (or beside nothing of) the database could be rewritten with it.
+ */
+export function signingKeyPath(config: SluiceConfig, baseDir: string): string | undefined {
+  const configured = config.audit.checkpoint.key;
+  if (configured) return isAbsolute(configured) ? configured : resolve(baseDir, configured);
+  const target = parseStoreUrl(config.store.url);
+  if (target.kind === 'postgres') {
+    throw new Error('audit.checkpoint.key must name the signing key file when the store is PostgreSQL (or set audit.checkpoint.enabled: false)');
+  }
+  if (target.path === ':memory:' || target.path === '') return undefined;
+  const storePath = isAbsolute(target.path) ? target.path : resolve(baseDir, target.path);
+  return resolve(dirname(storePath), SIGNING_KEY_FILE);
+}
+
+export function anchorPath(config: SluiceConfig, baseDir: string): string | undefined {
+  const file = config.audit.checkpoint.anchor?.file;
+  if (!file) return undefined;
+  return isAbsolute(file) ? file : resolve(baseDir, file);
+}
+
+/** Starts signed checkpoints for a runtime, or returns undefined when they are off. */
+export async function startCheckpoints(
+  loaded: { config: SluiceConfig; baseDir: string },
+  store: Store,
+  ledger: AuditLedger,
+): Promise<CheckpointWriter | undefined> {
+  const cfg = loaded.config.audit.checkpoint;
+  if (!cfg.enabled) return undefined;
+  const path = signingKeyPath(loaded.config, loaded.baseDir);
+  let signer: CheckpointSigner;
+  if (path) {
+    const { signer: s, created } = loadOrCreateSigningKey(path);
+    signer = s;
+    if (created) log.info({ file: path, keyId: s.keyId }, 'created the audit checkpoint signing key');
+  } else {
+    signer = CheckpointSigner.generate();
+    log.warn({ keyId: signer.keyId }, 'in-memory store: audit checkpoints are signed with a key that is not kept');
+  }
+  const anchorFile = anchorPath(loaded.config, loaded.baseDir);
+  const writer = new CheckpointWriter(store, ledger, signer, {
+    every: cfg.every,
+    intervalMs: cfg.interval,
+    ...(anchorFile ? { anchorFile } : {}),
+  });
+  await writer.start();
+  return writer;
+}
