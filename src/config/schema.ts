@@ -398,6 +398,10 @@ export const configSchema = z
       .strict()
       .default({ readers: ['admin', 'auditor'], checkpoint: { enabled: true, every: 1000, interval: 60_000 } }),
   })
-  .strict();
+  .strict()
+  .refine((c) => !/^postgres(ql)?:\/\//i.test(c.store.url) || !c.audit.checkpoint.enabled || c.audit.checkpoint.key !== undefined, {
+    message: 'with a PostgreSQL store, name the checkpoint signing key file (kept outside the database), or set audit.checkpoint.enabled: false',
+    path: ['audit', 'checkpoint', 'key'],
+  });
 
 export type SluiceConfig = z.infer<typeof configSchema>;

@@ -78,6 +78,14 @@ describe('config loading', () => {
     assert.equal(loaded.config.store.sync, 'full', 'audit commits reach the disk unless told otherwise');
   });
 
+  it('a PostgreSQL store needs the checkpoint signing key file named (or checkpoints off)', () => {
+    const issues = issuesOf('store:\n  url: postgres://sluice@127.0.0.1/sluice\n');
+    assert.equal(issues[0]!.path, 'audit.checkpoint.key');
+    assert.match(issues[0]!.message, /outside the database/);
+    assert.equal(load('store:\n  url: postgres://sluice@127.0.0.1/sluice\naudit:\n  checkpoint: { key: /etc/sluice/audit.key }\n').config.audit.checkpoint.key, '/etc/sluice/audit.key');
+    assert.equal(load('store:\n  url: postgres://sluice@127.0.0.1/sluice\naudit:\n  checkpoint: { enabled: false }\n').config.audit.checkpoint.enabled, false);
+  });
+
   it('store.sync: normal is accepted for SQLite and refused for PostgreSQL with a pointer', () => {
     assert.equal(load('store:\n  url: sqlite:x.db\n  sync: normal\n').config.store.sync, 'normal');
     const issues = issuesOf('store:\n  url: postgres://sluice@127.0.0.1/sluice\n  sync: normal\n');
