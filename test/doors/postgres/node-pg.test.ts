@@ -245,6 +245,7 @@ describe('postgres door: node-postgres', () => {
     // longer listens to. Errors after end() are expected; before it they fail the queries.
     let ended = false;
     pool.on('connect', (client) => client.on('error', (error) => { if (!ended) throw error; }));
+    pool.on('error', (error) => { if (!ended) throw error; });
     const text = `SELECT $1::int * 2 AS doubled, $2::text AS tag, md5($2::text) AS digest, $3::text IS NULL AS was_null /* ${uniqueName('pool')} */`;
     try {
       const results = await Promise.all(
@@ -258,6 +259,8 @@ describe('postgres door: node-postgres', () => {
     } finally {
       ended = true;
       await pool.end();
+      // pool.end() does not wait for the sockets: wait until the door has let the sessions go.
+      await eventually('the pool sessions to close', async () => (f.door.sessions === 0 ? true : undefined));
     }
     const decisions = (await f.audit({ kind: 'decision' })).filter((r) => r.command === text);
     assert.equal(decisions.length, 1000, 'one decision per Parse (node-postgres uses the unnamed statement)');
