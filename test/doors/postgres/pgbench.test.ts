@@ -48,10 +48,22 @@ describe('postgres door: pgbench', () => {
   for (const mode of ['simple', 'extended', 'prepared']) {
     it(`pgbench -S -M ${mode} runs every transaction without failures`, async (t) => {
       if (skip) return t.skip(skip);
+      const seen = new Set((await f.audit()).map((x) => x.actionId));
       const r = await pgbench(['-S', '-M', mode, '-c', '4', '-j', '2', '-t', '250', '-n']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /number of transactions actually processed: 1000\/1000/);
       assert.match(r.stdout, /number of failed transactions: 0/);
+      // Every statement passed the gate: one decision per statement text sent (per Parse of
+      // the named statement in prepared mode), and one outcome per execution.
+      const records = (await f.audit()).filter((x) => !seen.has(x.actionId) && x.connection === 'bench' && /FROM pgbench_accounts WHERE aid =/.test(String(x.command ?? '')));
+      const decisions = records.filter((x) => x.kind === 'decision');
+      const sessions = new Set(decisions.map((x) => x.session)).size;
+      assert.equal(sessions, 4, 'four pgbench clients');
+      assert.equal(decisions.length, mode === 'prepared' ? 4 : 1000, `${mode}: decisions`);
+      assert.ok(decisions.every((x) => x.effect === 'allow' && x.intent.class === 'read'));
+      const ids = new Set(decisions.map((x) => x.actionId));
+      const outcomes = (await f.audit({ kind: 'outcome' })).filter((x) => ids.has(x.actionId));
+      assert.equal(outcomes.length, 1000, `${mode}: one outcome per execution`);
     });
   }
 
