@@ -150,6 +150,29 @@ export class StoreReviewHook implements ReviewHook {
 }
 
 /** Approves or rejects a pending review; used by the CLI and the API. */
+/** Who is deciding, as the API knows them. */
+export interface Approver {
+  name: string;
+  kind: 'human' | 'agent' | 'service';
+  groups: readonly string[];
+}
+
+/**
+ * Why `approver` may not decide `review`, or undefined when they may: only humans in one of
+ * `approverGroups` decide, and never on a request they made or that an agent made for them.
+ */
+export function approverRefusal(review: ReviewRecord, approver: Approver, approverGroups: readonly string[]): ReviewError | undefined {
+  const requester = review.action as { principal?: { name?: string; onBehalfOf?: string } };
+  if (approver.kind !== 'human') return new ReviewError('not_approver', `only humans decide reviews; ${approver.name} is ${approver.kind === 'agent' ? 'an agent' : 'a service'}`);
+  if (approver.name === requester.principal?.name || approver.name === requester.principal?.onBehalfOf) {
+    return new ReviewError('self_approval', `${approver.name} cannot decide review ${review.id}: it holds a command of theirs${approver.name === requester.principal?.onBehalfOf ? ' (made by an agent acting for them)' : ''}`);
+  }
+  if (!approver.groups.some((g) => approverGroups.includes(g))) {
+    return new ReviewError('not_approver', `${approver.name} is not in an approver group (approvals.approvers: ${approverGroups.join(', ')})`);
+  }
+  return undefined;
+}
+
 export async function decideReview(
   store: Store,
   audit: AuditAppender,
@@ -183,7 +206,7 @@ export async function decideReview(
 
 export class ReviewError extends Error {
   constructor(
-    readonly code: 'not_found' | 'not_pending' | 'expired',
+    readonly code: 'not_found' | 'not_pending' | 'expired' | 'self_approval' | 'not_approver',
     message: string,
   ) {
     super(message);

@@ -356,9 +356,13 @@ export const configSchema = z
       .strict()
       .default({ profiles: {} }),
     approvals: z
-      .object({ timeout: duration.default(15 * 60_000) })
+      .object({
+        timeout: duration.default(15 * 60_000),
+        /** Groups whose human members may approve or reject through the API. */
+        approvers: z.array(z.string().min(1)).default(['admin']),
+      })
       .strict()
-      .default({ timeout: 15 * 60_000 }),
+      .default({ timeout: 15 * 60_000, approvers: ['admin'] }),
     /** Short-lived Sluice tokens (`POST /v1/tokens`, `sluice token create`). */
     tokens: z
       .object({

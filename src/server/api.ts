@@ -15,7 +15,8 @@ import { log } from '../util/log.js';
 import { newId } from '../util/ids.js';
 import { handleMcp } from '../doors/mcp/index.js';
 import { parseDuration } from '../util/units.js';
-import type { ApiKeyRecord } from '../store/store.js';
+import type { ApiKeyRecord, ReviewStatus } from '../store/store.js';
+import { ReviewError, approverRefusal, decideReview } from '../approvals/reviews.js';
 
 export class ApiError extends Error {
   constructor(
@@ -102,6 +103,11 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
   try {
     // The MCP door (doors/mcp) answers its own errors in JSON-RPC form.
     if (url.pathname === '/mcp') return await handleMcp(runtime, req, res);
+    const decide = /^\/v1\/reviews\/([A-Za-z0-9_-]{1,100})\/(approve|reject)$/.exec(url.pathname);
+    if (decide) {
+      if (req.method !== 'POST') throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
+      return await decideReviewRoute(runtime, maxBody, req, res, decide[1]!, decide[2] === 'approve' ? 'approved' : 'rejected');
+    }
     switch (route) {
       case 'GET /healthz':
         return send(res, 200, { status: 'ok' });
@@ -118,6 +124,8 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
         return await readAudit(runtime, req, url, res);
       case 'POST /v1/tokens':
         return await createToken(runtime, maxBody, req, res);
+      case 'GET /v1/reviews':
+        return await listReviewsRoute(runtime, req, url, res);
       default:
         if (ROUTES.includes(url.pathname)) {
           throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
@@ -385,8 +393,60 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit', '/v1/tokens'];
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit', '/v1/tokens', '/v1/reviews'];
 
 function routeLabel(path: string): string {
   return ROUTES.includes(path) ? path : 'other';
+}
+
+const REVIEW_STATUSES = new Set(['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed']);
+
+/** Approvers see what waits for them (pending by default): who asks, for whom, the exact command. */
+async function listReviewsRoute(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
+  const principal = await authenticate(runtime, req);
+  const approvers = runtime.loaded.config.approvals.approvers;
+  if (!principal.groups.some((g) => approvers.includes(g))) {
+    throw new ApiError(403, 'not_approver', `${principal.name} is not in an approver group (approvals.approvers: ${approvers.join(', ')})`);
+  }
+  const status = url.searchParams.get('status') ?? 'pending';
+  if (!REVIEW_STATUSES.has(status)) throw new ApiError(400, 'invalid_request', `status must be one of ${[...REVIEW_STATUSES].join(', ')}`);
+  const reviews = await runtime.store.listReviews({ status: status as ReviewStatus });
+  send(res, 200, {
+    reviews: reviews.map((r) => {
+      const action = r.action as { principal?: { name?: string; onBehalfOf?: string }; connection?: { name?: string }; command?: string; intent?: { class?: string; flags?: string[] } };
+      return {
+        id: r.id,
+        status: r.status,
+        created_at: r.createdAt,
+        expires_at: r.expiresAt,
+        principal: action.principal?.name ?? null,
+        on_behalf_of: action.principal?.onBehalfOf ?? null,
+        connection: action.connection?.name ?? null,
+        command: action.command ?? null,
+        intent: action.intent ? { class: action.intent.class ?? null, flags: action.intent.flags ?? [] } : null,
+        rule: r.rule,
+        reason: r.reason,
+        decided_by: r.decidedBy ?? null,
+      };
+    }),
+  });
+}
+
+const decideBody = z.object({ note: z.string().max(2000).optional() }).strict();
+
+/** A human approver decides a held command; the requester and the human behind an agent cannot. */
+async function decideReviewRoute(runtime: Runtime, maxBody: number, req: IncomingMessage, res: ServerResponse, id: string, verdict: 'approved' | 'rejected'): Promise<void> {
+  const principal = await authenticate(runtime, req);
+  const body = validate(decideBody, (await readJson(req, maxBody)) ?? {}, 'request body');
+  const review = await runtime.store.getReview(id);
+  if (!review) throw new ApiError(404, 'not_found', `no review with id ${id}`);
+  const refused = approverRefusal(review, principal, runtime.loaded.config.approvals.approvers);
+  if (refused) throw new ApiError(403, refused.code, refused.message);
+  try {
+    const decided = await decideReview(runtime.store, runtime.ledger, id, verdict, principal.name, body.note);
+    send(res, 200, { id: decided.id, status: decided.status, decided_by: decided.decidedBy ?? null, decided_at: decided.decidedAt ?? null });
+  } catch (error) {
+    if (error instanceof ReviewError) throw new ApiError(409, error.code, error.message);
+    throw error;
+  }
 }

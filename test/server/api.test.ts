@@ -40,7 +40,7 @@ connections:
 masking:
   profiles:
     pii: { columns: [email], replacement: partial }
-approvals: { timeout: 20s }
+approvals: { timeout: 20s, approvers: [admin, staff] }
 `;
     process.env.SLUICE_TEST_API_TOKEN = 'tok-3f9a1c-injected';
     const loaded = loadConfigText(config, join(dir.path, 'sluice.yaml'), dir.path);
@@ -252,6 +252,48 @@ approvals: { timeout: 20s }
     const refused = await token({ ttl: '1m' }, issuer.key);
     assert.equal(refused.status, 429);
     assert.equal(refused.body.error.code, 'too_many_tokens');
+  });
+
+  it('reviews over the API: approvers list and decide; the agent and the human it acts for cannot', async () => {
+    const aliceKey = (await createKey(sluice.runtime.store, { principal: 'alice', kind: 'human', groups: [] })).key;
+    const reviews = async (key: string) => {
+      const r = await fetch(`${url}/v1/reviews`, { headers: { authorization: `Bearer ${key}` } });
+      return { status: r.status, body: (await r.json()) as Record<string, any> };
+    };
+    const decide = async (id: string, verdict: string, key: string) => {
+      const r = await fetch(`${url}/v1/reviews/${id}/${verdict}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ note: 'checked' }),
+      });
+      return { status: r.status, body: (await r.json()) as Record<string, any> };
+    };
+    const command = `INSERT INTO ${table} VALUES (3, 'cy@example.com', 'c')`;
+    const held = post({ connection: 'db', command });
+    let id: string | undefined;
+    for (let i = 0; i < 100 && !id; i++) {
+      const listed = await reviews(adminKey);
+      assert.equal(listed.status, 200);
+      id = (listed.body.reviews as Record<string, any>[]).find((r) => r.command === command)?.id;
+      if (!id) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(id, 'the held INSERT is listed for approvers');
+    assert.equal((await reviews(agentKey)).status, 403, 'agents do not see the queue');
+    const own = await decide(id, 'approve', agentKey);
+    assert.equal(own.status, 403);
+    assert.equal(own.body.error.code, 'not_approver');
+    const forSelf = await decide(id, 'approve', aliceKey);
+    assert.equal(forSelf.status, 403, 'alice is an approver, but the agent acts for her');
+    assert.equal(forSelf.body.error.code, 'self_approval');
+    const ok = await decide(id, 'approve', adminKey);
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    assert.equal(ok.body.decided_by, 'root-admin');
+    const ran = await held;
+    assert.equal(ran.status, 200, JSON.stringify(ran.body));
+    assert.equal((await directSql(`SELECT count(*)::int AS n FROM ${table} WHERE id = 3`)).rows[0]!.n, 1);
+    const again = await decide(id, 'reject', adminKey);
+    assert.equal(again.status, 409, 'already decided');
+    assert.equal((await decide('rv_nope', 'approve', adminKey)).status, 404);
   });
 
   it('POST /v1/tokens: refuses missing keys, too long or malformed lifetimes and unknown fields', async () => {
