@@ -7,6 +7,7 @@ import { createAnalysers } from '../analyse/index.js';
 import { startCheckpoints } from '../audit/checkpoints-config.js';
 import type { CheckpointWriter } from '../audit/checkpoints-writer.js';
 import { AuditLedger } from '../audit/ledger.js';
+import { ReviewNotifier } from '../approvals/notify.js';
 import { StoreReviewHook } from '../approvals/reviews.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { ConnectionConfig, McpConnectionConfig, SecretRef, SluiceConfig } from '../config/schema.js';
@@ -81,11 +82,33 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     for (const [name, profile] of next) maskingProfiles.set(name, profile);
   };
   setMaskingProfiles(loaded.config, loaded.baseDir);
+  // Targets are read at each review, so a reload that changes them applies to the next one.
+  let current = loaded;
+  const notifier = new ReviewNotifier(
+    () =>
+      current.config.approvals.notify.map((t) => ({
+        url: t.url,
+        format: t.format,
+        ...(t.secret ? { secret: resolveSecret(t.secret, { baseDir: current.baseDir, label: 'approvals.notify.secret' }) } : {}),
+      })),
+    {
+      apiUrl: `http://${loaded.config.listeners.api.address}`,
+      recent: async (session) =>
+        (await store.readAudit({ session, limit: 12, descending: true }))
+          .filter((row) => row.kind === 'decision')
+          .slice(1, 6)
+          .reverse()
+          .map((row) => {
+            const body = JSON.parse(row.body) as { command?: string; effect?: string };
+            return { time: row.time, command: body.command ?? '', effect: body.effect ?? '' };
+          }),
+    },
+  );
   const gate = new Gate({
     policy: () => policy,
     analysers,
     audit: ledger,
-    reviews: new StoreReviewHook(store, ledger, { timeoutMs: loaded.config.approvals.timeout }),
+    reviews: new StoreReviewHook(store, ledger, { timeoutMs: loaded.config.approvals.timeout, notifier }),
     connection: (name) => connections.get(name),
     maskingProfiles,
     ...(options.observer ? { observer: options.observer } : {}),
@@ -103,11 +126,13 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
       setMaskingProfiles(next.config, next.baseDir);
       policy = next.policy;
       runtime.loaded = next;
+      current = next;
       return restart;
     },
     connector: (name) => connections.get(name)?.connector,
     async close() {
       await Promise.allSettled([...connections.values()].map((c) => c.connector.close()));
+      await notifier.close();
       // The last checkpoint covers everything up to shutdown; a failure must not keep the store open.
       await checkpoints?.close().catch(() => undefined);
       await ledger.close();

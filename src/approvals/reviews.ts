@@ -51,7 +51,7 @@ export class StoreReviewHook implements ReviewHook {
   constructor(
     private readonly store: Store,
     private readonly audit: AuditAppender,
-    private readonly options: { timeoutMs: number; pollMs?: number },
+    private readonly options: { timeoutMs: number; pollMs?: number; notifier?: { notify(review: ReviewRecord, action: Action): void } },
   ) {}
 
   async hold(action: Action, decision: Decision, options: HoldOptions = {}): Promise<ReviewOutcome> {
@@ -70,6 +70,7 @@ export class StoreReviewHook implements ReviewHook {
     };
     await this.store.insertReview(review);
     await this.audit.append(reviewDraft(action, review.id, 'pending', {}));
+    this.options.notifier?.notify(review, action);
     options.onPending?.(review);
     if (options.returnPending) return { reviewId: review.id, status: 'pending' };
     return this.wait(action, review, options);

@@ -360,9 +360,22 @@ export const configSchema = z
         timeout: duration.default(15 * 60_000),
         /** Groups whose human members may approve or reject through the API. */
         approvers: z.array(z.string().min(1)).default(['admin']),
+        /** Webhooks told about every new review (docs/approvals.md). */
+        notify: z
+          .array(
+            z
+              .object({
+                url: z.string().regex(/^https?:\/\/\S+$/i, 'url must be an http:// or https:// URL'),
+                /** HMAC-SHA256 key for the X-Sluice-Signature header. */
+                secret: secretRefSchema.optional(),
+                format: z.enum(['generic', 'slack']).default('generic'),
+              })
+              .strict(),
+          )
+          .default([]),
       })
       .strict()
-      .default({ timeout: 15 * 60_000, approvers: ['admin'] }),
+      .default({ timeout: 15 * 60_000, approvers: ['admin'], notify: [] }),
     /** Short-lived Sluice tokens (`POST /v1/tokens`, `sluice token create`). */
     tokens: z
       .object({
