@@ -152,7 +152,13 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
 async function ready(runtime: Runtime, res: ServerResponse): Promise<void> {
   try {
     await runtime.store.auditHead();
-    send(res, 200, { status: 'ready' });
+    // Commands still run and are recorded while checkpoints fail, so the node stays ready; the
+    // operator needs to know that the ledger is not being sealed or anchored meanwhile.
+    const checkpointError = runtime.checkpoints?.lastError;
+    send(res, 200, {
+      status: 'ready',
+      ...(checkpointError ? { warnings: [{ code: 'checkpoint_failing', message: `audit checkpoints are not being written: ${checkpointError}` }] } : {}),
+    });
   } catch {
     send(res, 503, { status: 'unavailable', error: { code: 'store_unavailable', message: 'the store cannot be reached' } });
   }
