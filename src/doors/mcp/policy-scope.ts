@@ -61,7 +61,7 @@ function describeRules(rules: readonly CompiledRule[]): string {
  * The intent classes a condition is exactly about, for the two shapes presets and most rules
  * use: `intent.class == "x"` and `intent.class in ["x", "y"]`. Anything else: undefined.
  */
-function classesIn(when: string): string[] | undefined {
+export function classesIn(when: string): string[] | undefined {
   const text = when.trim().replace(/^\((.*)\)$/s, '$1').trim();
   const single = /^intent\.class\s*==\s*"([a-z]+)"$/.exec(text);
   if (single) return [single[1]!];

@@ -13,6 +13,7 @@ import { McpAnalyser } from '../../analyse/mcp.js';
 import type { GateOutcome } from '../../gate/gate.js';
 import type { IntentClass } from '../../gate/types.js';
 import type { CompiledRule } from '../../policy/index.js';
+import { classesIn } from './policy-scope.js';
 import { toolError } from './results.js';
 import type { ConnectionTool, ToolProvider } from './tools.js';
 
@@ -66,31 +67,17 @@ function upstreamTool(connection: string, tool: Tool): ConnectionTool {
 }
 
 /**
- * The intent classes a condition is exactly about (`intent.class == "x"`, `intent.class in
- * ["x", ...]`); undefined for any other condition. The shapes the presets use.
- */
-function classesOf(when: string): string[] | undefined {
-  const text = when.trim().replace(/^\((.*)\)$/s, '$1').trim();
-  const single = /^intent\.class\s*==\s*"([a-z]+)"$/.exec(text);
-  if (single) return [single[1]!];
-  const list = /^intent\.class\s+in\s+\[([^\]]*)\]$/.exec(text);
-  if (!list) return undefined;
-  const items = list[1]!.split(',').map((item) => /^\s*"([a-z]+)"\s*$/.exec(item)?.[1]);
-  return items.every((item): item is string => item !== undefined) ? items : undefined;
-}
-
-/**
  * Whether some rule in scope for the mcp door and this connection could allow or review a
  * call of this class, and no rule denies exactly that class. Other conditions (on args, on
  * the caller) count as "could": only a call can evaluate them.
  */
 export function classCouldRun(rules: readonly CompiledRule[], connection: string, cls: IntentClass): boolean {
   const scoped = rules.filter((rule) => (!rule.connections || rule.connections.includes(connection)) && (!rule.doors || rule.doors.includes('mcp')));
-  if (scoped.some((rule) => rule.effect === 'deny' && rule.when !== undefined && classesOf(rule.when)?.includes(cls))) return false;
+  if (scoped.some((rule) => rule.effect === 'deny' && rule.when !== undefined && classesIn(rule.when)?.includes(cls))) return false;
   return scoped.some((rule) => {
     if (rule.effect === 'deny') return false;
     if (rule.when === undefined) return true;
-    const classes = classesOf(rule.when);
+    const classes = classesIn(rule.when);
     return classes === undefined || classes.includes(cls);
   });
 }
