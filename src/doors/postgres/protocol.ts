@@ -332,31 +332,19 @@ export function parseErrorFields(frame: Buffer): Map<string, string> {
   return fields;
 }
 
-/** The ErrorResponse frame without its DETAIL field (which can quote row values). */
 /**
- * An ErrorResponse without DETAIL and with its message (M) passed through `rewrite` (given the
- * SQLSTATE): what the client gets while masking applies.
+ * An ErrorResponse rebuilt from its parsed fields without DETAIL and with its message (M)
+ * passed through `rewrite` (given the SQLSTATE): what the client gets while masking applies.
  */
-export function redactedError(frame: Buffer, rewrite: (code: string | undefined, message: string) => string): Buffer {
-  const fields = new Map<number, string>();
-  const order: number[] = [];
-  let pos = 5;
-  while (pos < frame.length && frame[pos] !== 0) {
-    const end = frame.indexOf(0, pos + 1);
-    if (end < 0) return frame;
-    const type = frame[pos]!;
-    if (type !== 0x44 /* D */) {
-      fields.set(type, frame.toString('utf8', pos + 1, end));
-      order.push(type);
-    }
-    pos = end + 1;
-  }
-  const m = fields.get(0x4d /* M */);
-  if (m !== undefined) fields.set(0x4d, rewrite(fields.get(0x43 /* C */), m));
+export function redactedError(fields: ReadonlyMap<string, string>, rewrite: (code: string | undefined, message: string) => string): Buffer {
   const parts: Buffer[] = [];
-  for (const type of order) parts.push(Buffer.from([type]), Buffer.from(fields.get(type)!, 'utf8'), Buffer.from([0]));
+  for (const [type, value] of fields) {
+    if (type === 'D') continue;
+    const text = type === 'M' ? rewrite(fields.get('C'), value) : value;
+    parts.push(Buffer.from(type, 'latin1'), Buffer.from(text, 'utf8'), Buffer.from([0]));
+  }
   parts.push(Buffer.from([0]));
-  return message(frame[0]!, Buffer.concat(parts));
+  return message(0x45 /* E */, Buffer.concat(parts));
 }
 
 // ---------------------------------------------------------------------------------------

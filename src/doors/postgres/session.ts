@@ -1152,7 +1152,7 @@ export class ProxySession {
         e.copyRefused = false;
         e.withheld = undefined;
         // The server's DETAIL and some messages quote row values masking never saw.
-        const out = masking ? redactedError(frame, errorMessageUnderMasking) : frame;
+        const out = masking ? redactedError(fields, errorMessageUnderMasking) : frame;
         if (e.extended) {
           this.pop();
           this.finishRun(e);
