@@ -1,20 +1,26 @@
-// Audit ledger benchmark on the embedded store, in a temp directory:
+// Audit ledger benchmark, on the embedded store (in a temp directory) and on PostgreSQL:
 //   node --import tsx bench/audit.ts [records] [appenders] [postgres://url]
 // Prints sustained appends/s through AuditLedger with many concurrent appenders (each awaiting
-// its own record before the next, like a door's sessions do), and verify records/s, with the
-// default worker threads and in one thread. Records are full decision records (~640 bytes of
-// body, with intent), the largest kind a door writes. On the embedded store appends are
-// measured with the writer thread (the default) and inline on the main thread, alternating
-// (SLUICE_BENCH_ROUNDS rounds, default 2), each on a fresh file; the main thread's CPU time
-// per record shows what the writer thread takes off the event loop.
-// Targets: >= 20,000 appends/s, >= 200,000 verified records/s.
+// its own record before the next, like a door's sessions do), with signed checkpoints on, and
+// verify records/s (checkpoints checked), with the default worker threads and in one thread.
+// Records are full decision records (~640 bytes of body, with intent), the largest kind a door
+// writes. On the embedded store appends are also measured without checkpoints, with the writer
+// thread and inline on the main thread, alternating (SLUICE_BENCH_ROUNDS rounds, default 1),
+// each on a fresh file; the main thread's CPU time per record shows what the writer thread
+// takes off the event loop. PostgreSQL (the URL argument, else SLUICE_BENCH_PG, else the local
+// test server; `off` skips it) runs in a throwaway schema, as one node and as two nodes (two
+// stores, ledgers and checkpoint writers on one schema).
+// Targets: >= 20,000 appends/s embedded and >= 10,000/s on PostgreSQL with checkpoints on,
+// >= 200,000 verified records/s.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CheckpointWriter } from '../src/audit/checkpoints-writer.js';
 import { AuditLedger } from '../src/audit/ledger.js';
 import type { AuditDraft } from '../src/audit/record.js';
+import { CheckpointSigner } from '../src/audit/signing.js';
 import { verifyAudit } from '../src/audit/verify.js';
 import pg from 'pg';
 import { redactUrl } from '../src/store/errors.js';
@@ -60,9 +66,24 @@ function mainThreadCpu(): number | undefined {
   }
 }
 
-/** Appends `total` records through a ledger with `appenders` concurrent callers; prints figures. */
-async function appendRun(store: Store, label: string): Promise<void> {
-  const ledger = new AuditLedger(store);
+interface AppendFigures {
+  rate: number;
+}
+
+/**
+ * Appends `total` records with `appenders` concurrent callers through one ledger per store
+ * (several stores on one database: several nodes), each with a checkpoint writer when
+ * `checkpoints` is set; prints figures.
+ */
+async function appendRun(stores: Store[], label: string, checkpoints = false): Promise<AppendFigures> {
+  const nodes = await Promise.all(
+    stores.map(async (store) => {
+      const ledger = new AuditLedger(store);
+      const writer = checkpoints ? new CheckpointWriter(store, ledger, CheckpointSigner.generate(), { every: 1000, intervalMs: 0 }) : undefined;
+      await writer?.start();
+      return { ledger, writer };
+    }),
+  );
   const perWorker = Math.ceil(total / appenders);
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -70,73 +91,114 @@ async function appendRun(store: Store, label: string): Promise<void> {
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: appenders }, async (_, w) => {
+      const { ledger } = nodes[w % nodes.length]!;
       for (let i = 0; i < perWorker; i++) await ledger.append(draft(i, w));
     }),
   );
-  await ledger.close();
+  for (const { ledger, writer } of nodes) {
+    await writer?.close();
+    await ledger.close();
+  }
   const appendMs = performance.now() - t0;
   const cpu1 = mainThreadCpu();
   delay.disable();
   const written = perWorker * appenders;
+  const rate = Math.round(written / (appendMs / 1000));
   const cpu = cpu0 !== undefined && cpu1 !== undefined ? `, main thread ${Math.round(((cpu1 - cpu0) * 1e6) / written)} µs CPU/record` : '';
   console.log(
-    `append, ${label}: ${written} records, ${appenders} concurrent appenders: ` +
-      `${Math.round(written / (appendMs / 1000)).toLocaleString('en')} records/s (${(appendMs / 1000).toFixed(2)} s)${cpu}, ` +
+    `append, ${label}${checkpoints ? ', checkpoints on' : ''}: ${written} records, ${appenders} concurrent appenders: ` +
+      `${rate.toLocaleString('en')} records/s (${(appendMs / 1000).toFixed(2)} s)${cpu}, ` +
       `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
   );
+  return { rate };
 }
+
+async function verifyRuns(store: Store, label: string): Promise<number> {
+  // Worker threads apply to the embedded store only.
+  const modes = [
+    ...(store.kind === 'sqlite' ? [[`worker threads (${Math.min(8, availableParallelism())} CPUs)`, undefined] as const] : []),
+    ['one thread', 0] as const,
+  ];
+  let best = 0;
+  for (const [mode, workers] of modes) {
+    const t1 = performance.now();
+    const result = await verifyAudit(store, workers === undefined ? {} : { workers });
+    const verifyMs = performance.now() - t1;
+    if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
+    const rate = Math.round(result.count / (verifyMs / 1000));
+    best = Math.max(best, rate);
+    console.log(`verify, ${label}, ${mode}: ${result.count} records (checkpoints checked): ${rate.toLocaleString('en')} records/s (${(verifyMs / 1000).toFixed(2)} s)`);
+  }
+  return best;
+}
+
+const DEFAULT_PG = 'postgres://root@127.0.0.1:5432/test';
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-audit-'));
-  // Optional third argument: a postgres:// URL; the run uses a throwaway schema there.
-  const pgUrl = process.argv[4];
+  // PostgreSQL: the third argument, else SLUICE_BENCH_PG, else the local test server; a
+  // throwaway schema there. SLUICE_BENCH_PG=off skips it.
+  const pgUrl = process.argv[4] ?? process.env.SLUICE_BENCH_PG ?? DEFAULT_PG;
   const schema = `sluice_bench_${randomBytes(4).toString('hex')}`;
-  const store: Store = pgUrl
-    ? new PostgresStore({ connectionString: pgUrl, schema })
-    : new SqliteStore({ path: join(dir, 'sluice.db') });
-  console.log(`store: ${pgUrl ? `PostgreSQL ${redactUrl(pgUrl)} (schema ${schema})` : 'embedded SQLite, synchronous=FULL'}`);
+  const summary: string[] = [];
   try {
-    await store.migrate();
-    if (!pgUrl) {
-      // Inline (everything on the main thread, as before the writer thread) against the
-      // writer thread, alternating, each on a file of its own so both start equally empty.
-      const rounds = Number(process.env.SLUICE_BENCH_ROUNDS ?? 2);
-      for (let round = 1; round <= rounds; round++) {
-        for (const mode of ['inline', 'thread'] as const) {
-          const other = new SqliteStore({ path: join(dir, `${mode}-${round}.db`), auditWriter: mode });
-          try {
-            await other.migrate();
-            await appendRun(other, `${mode === 'thread' ? 'writer thread' : 'inline'}, round ${round}`);
-          } finally {
-            await other.close();
-          }
+    console.log('store: embedded SQLite, synchronous=FULL');
+    // Inline (everything on the main thread, as before the writer thread) against the
+    // writer thread, alternating, each on a file of its own so both start equally empty.
+    const rounds = Number(process.env.SLUICE_BENCH_ROUNDS ?? 1);
+    for (let round = 1; round <= rounds; round++) {
+      for (const mode of ['inline', 'thread'] as const) {
+        const other = new SqliteStore({ path: join(dir, `${mode}-${round}.db`), auditWriter: mode });
+        try {
+          await other.migrate();
+          await appendRun([other], `${mode === 'thread' ? 'writer thread' : 'inline'}, round ${round}`);
+        } finally {
+          await other.close();
         }
       }
     }
-    // The store verify reads below: the default mode.
-    await appendRun(store, pgUrl ? 'PostgreSQL' : 'writer thread');
+    const sqlite = new SqliteStore({ path: join(dir, 'sluice.db') });
+    try {
+      await sqlite.migrate();
+      const { rate } = await appendRun([sqlite], 'embedded, writer thread', true);
+      summary.push(`append, embedded store, checkpoints on: ${rate.toLocaleString('en')} records/s (goal 20,000)`);
+      const verify = await verifyRuns(sqlite, 'embedded');
+      summary.push(`verify, embedded store: ${verify.toLocaleString('en')} records/s (goal 200,000)`);
+    } finally {
+      await sqlite.close();
+    }
 
-    // Worker threads apply to the embedded store only.
-    const modes = [
-      ...(pgUrl ? [] : [[`worker threads (${Math.min(8, availableParallelism())} CPUs)`, undefined] as const]),
-      ['one thread', 0] as const,
-    ];
-    for (const [label, workers] of modes) {
-      const t1 = performance.now();
-      const result = await verifyAudit(store, workers === undefined ? {} : { workers });
-      const verifyMs = performance.now() - t1;
-      if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
-      console.log(
-        `verify, ${label}: ${result.count} records: ${Math.round(result.count / (verifyMs / 1000)).toLocaleString('en')} records/s ` +
-          `(${(verifyMs / 1000).toFixed(2)} s)`,
-      );
+    if (pgUrl === 'off') {
+      summary.push('PostgreSQL: skipped (SLUICE_BENCH_PG=off)');
+    } else {
+      const open = () => new PostgresStore({ connectionString: pgUrl, schema });
+      const first = open();
+      try {
+        await first.migrate();
+      } catch (error) {
+        await first.close();
+        summary.push(`PostgreSQL: skipped (${redactUrl(pgUrl)}: ${(error as Error).message})`);
+      }
+      if (!summary.at(-1)?.startsWith('PostgreSQL: skipped')) {
+        console.log(`store: PostgreSQL ${redactUrl(pgUrl)} (schema ${schema})`);
+        const second = open();
+        try {
+          const one = await appendRun([first], 'PostgreSQL, one node', true);
+          summary.push(`append, PostgreSQL, checkpoints on: ${one.rate.toLocaleString('en')} records/s (goal 10,000)`);
+          const two = await appendRun([first, second], 'PostgreSQL, two nodes', true);
+          summary.push(`append, PostgreSQL, two nodes, checkpoints on: ${two.rate.toLocaleString('en')} records/s`);
+          const verify = await verifyRuns(first, 'PostgreSQL');
+          summary.push(`verify, PostgreSQL store: ${verify.toLocaleString('en')} records/s`);
+        } finally {
+          await second.close();
+          const pool = new pg.Pool({ connectionString: pgUrl, max: 1 });
+          await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => pool.end());
+          await first.close();
+        }
+      }
     }
+    console.log(`\nsummary (${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}):\n  ${summary.join('\n  ')}`);
   } finally {
-    if (store instanceof PostgresStore) {
-      const pool = new pg.Pool({ connectionString: pgUrl, max: 1 });
-      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).finally(() => pool.end());
-    }
-    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,13 @@ import { isAbsolute, resolve } from 'node:path';
 import { createAnalysers } from '../analyse/index.js';
 import { startCheckpoints } from '../audit/checkpoints-config.js';
 import type { CheckpointWriter } from '../audit/checkpoints-writer.js';
+import type { AuditStream } from '../audit/stream.js';
+import { startAuditStream } from '../audit/stream-config.js';
 import { AuditLedger } from '../audit/ledger.js';
+import { openAuditJournal, type OpenedJournal } from '../audit/journal-open.js';
+import { startRetention, type RetentionPruner } from '../audit/retention.js';
+import { runtimeValueDigester, type ValueDigester } from '../audit/value-digest.js';
+import { recordingsPath, ShellRecorder } from '../audit/recording.js';
 import { ReviewNotifier } from '../approvals/notify.js';
 import { StoreReviewHook } from '../approvals/reviews.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -19,8 +25,12 @@ import { Gate, type GateConnection, type GateObserver } from '../gate/gate.js';
 import type { PolicyDecider } from '../gate/types.js';
 import type { CompiledMaskingProfile } from '../masking/columns.js';
 import { compileMaskingProfiles } from '../masking/index.js';
+import { Detokeniser } from '../masking/detokenise.js';
+import type { PlaceholderVault } from '../masking/vault.js';
+import { createVault, vaultKey } from '../masking/vault-config.js';
 import { openStore, parseStoreUrl } from '../store/open.js';
 import type { Store } from '../store/store.js';
+import { newId } from '../util/ids.js';
 
 /** Opens the store a config names (relative sqlite paths are relative to the config file). */
 export async function openConfiguredStore(loaded: Pick<LoadedConfig, 'config' | 'baseDir'>): Promise<Store> {
@@ -48,7 +58,18 @@ export interface Runtime {
   ledger: AuditLedger;
   /** Signed audit checkpoints, unless audit.checkpoint.enabled is false. */
   checkpoints?: CheckpointWriter;
+  /** Delivery of audit records to SIEM targets (audit.stream), when any is configured. */
+  stream?: AuditStream;
+  /** Periodic pruning of old audit records (audit.retention), when configured. */
+  retention?: RetentionPruner;
+  /**
+   * Keyed digests for values the audit records must not hold in clear (audit/value-digest.ts);
+   * absent when a PostgreSQL store names no shared key: then records leave such values out.
+   */
+  valueDigester?: ValueDigester;
   gate: Gate;
+  /** Held commands: reviews, grants, the holder heartbeat (approvals/reviews.ts). */
+  reviews: StoreReviewHook;
   /**
    * Puts a newly loaded config in force: policy, identities, masking profiles, audit readers.
    * Connections, listeners and the store keep running as they are; returns the sections
@@ -57,27 +78,52 @@ export interface Runtime {
   apply(next: LoadedConfig): string[];
   /** The connector of a connection (doors that list what a connection offers, e.g. upstream MCP tools). */
   connector(name: string): Connector | undefined;
+  /** The placeholder vault (masking.vault), absent when no key is configured. */
+  vault?: PlaceholderVault;
+  /** The masking profiles in force, updated in place on reload (the MCP door masks upstream notifications with them). */
+  maskingProfiles?: ReadonlyMap<string, CompiledMaskingProfile>;
   close(): Promise<void>;
 }
 
 export async function startRuntime(loaded: LoadedConfig, options: { observer?: GateObserver } = {}): Promise<Runtime> {
+  // Before the store opens, so a key file that cannot be read stops the start with nothing to clean up.
+  const valueDigester = runtimeValueDigester(loaded);
+  // A malformed vault key stops the start before anything is opened.
+  const placeholderVaultKey = vaultKey(loaded.config, loaded.baseDir);
   const store = await openConfiguredStore(loaded);
-  const ledger = new AuditLedger(store);
+  const vault = createVault(loaded.config, placeholderVaultKey, store);
+  // The journal (embedded store) is the durable commit of gate records; what a crashed process
+  // journaled is copied into the ledger before anything else is appended.
+  let journal: OpenedJournal | undefined;
+  try {
+    journal = await openAuditJournal(store);
+  } catch (error) {
+    await store.close();
+    throw new Error(`cannot recover the audit journal: ${(error as Error).message}`, { cause: error });
+  }
+  const ledger = new AuditLedger(store, journal ? { journal: journal.journal } : {});
+  if (journal && journal.recovered.records > 0) {
+    await ledger.append({ kind: 'system', detail: { event: 'audit_journal_recovered', ...journal.recovered } });
+  }
   let checkpoints: CheckpointWriter | undefined;
+  let stream: AuditStream | undefined;
   try {
     checkpoints = await startCheckpoints(loaded, store, ledger);
+    stream = await startAuditStream(loaded, store);
   } catch (error) {
+    await checkpoints?.close().catch(() => undefined);
     await ledger.close();
     await store.close();
     throw error;
   }
+  const retention = startRetention(loaded.config, store, ledger);
   const analysers = await createAnalysers();
   let policy: PolicyDecider = loaded.policy;
   const connections = buildConnections(loaded);
   const maskingProfiles = new Map<string, CompiledMaskingProfile>();
   const setMaskingProfiles = (config: SluiceConfig, baseDir: string) => {
     // Compiled before the old set is cleared: a key that cannot be read keeps the old profiles.
-    const next = compileMaskingProfiles(config, baseDir);
+    const next = compileMaskingProfiles(config, baseDir, vault ? { sink: vault } : {});
     maskingProfiles.clear();
     for (const [name, profile] of next) maskingProfiles.set(name, profile);
   };
@@ -94,7 +140,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     {
       apiUrl: `http://${loaded.config.listeners.api.address}`,
       recent: async (session) =>
-        (await store.readAudit({ session, limit: 12, descending: true }))
+        (await ledger.flush().then(() => store.readAudit({ session, limit: 12, descending: true })))
           .filter((row) => row.kind === 'decision')
           .slice(1, 6)
           .reverse()
@@ -104,21 +150,39 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
           }),
     },
   );
+  // Shell session recordings (off unless audit.recordings names a directory); needs a restart to change.
+  const recordings = recordingsPath(loaded.config, loaded.baseDir);
+  // PostgreSQL wakes held callers through LISTEN/NOTIFY; polling is only the safety net there.
+  const reviews = new StoreReviewHook(store, ledger, {
+    timeoutMs: loaded.config.approvals.timeout,
+    notifier,
+    settings: () => current.config.approvals,
+    node: newId('node'),
+    pollMs: store.kind === 'postgres' ? 2000 : 200,
+  });
+  reviews.start();
   const gate = new Gate({
     policy: () => policy,
     analysers,
     audit: ledger,
-    reviews: new StoreReviewHook(store, ledger, { timeoutMs: loaded.config.approvals.timeout, notifier }),
+    reviews,
     connection: (name) => connections.get(name),
     maskingProfiles,
+    detokeniser: new Detokeniser({ vault: () => vault, analysers }),
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(recordings ? { recorder: new ShellRecorder(recordings) } : {}),
   });
   const runtime: Runtime = {
     loaded,
     store,
+    maskingProfiles,
     ledger,
     ...(checkpoints ? { checkpoints } : {}),
+    ...(stream ? { stream } : {}),
+    ...(retention ? { retention } : {}),
+    ...(valueDigester ? { valueDigester } : {}),
     gate,
+    reviews,
     apply(next) {
       const restart = (['store', 'listeners', 'connections'] as const).filter(
         (section) => JSON.stringify(next.config[section]) !== JSON.stringify(runtime.loaded.config[section]),
@@ -130,11 +194,17 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
       return restart;
     },
     connector: (name) => connections.get(name)?.connector,
+    ...(vault ? { vault } : {}),
     async close() {
       await Promise.allSettled([...connections.values()].map((c) => c.connector.close()));
+      reviews.close();
       await notifier.close();
+      await retention?.close();
       // The last checkpoint covers everything up to shutdown; a failure must not keep the store open.
       await checkpoints?.close().catch(() => undefined);
+      // What the stream has not delivered yet (the last checkpoint too) goes out after the next start.
+      await stream?.close();
+      await vault?.close().catch(() => undefined);
       await ledger.close();
       await store.close();
     },
@@ -232,7 +302,12 @@ function buildMcpConnector(name: string, config: McpConnectionConfig, baseDir: s
           env: buildShellEnvironment({ allow: config.env.allow, set: resolveAll(config.env.set, 'env.set') }),
           cwd: config.cwd ? (isAbsolute(config.cwd) ? config.cwd : resolve(baseDir, config.cwd)) : baseDir,
         }
-      : { kind: 'http' as const, url: config.url!, headers: resolveAll(config.headers, 'headers') };
+      : {
+          kind: 'http' as const,
+          url: config.url!,
+          headers: resolveAll(config.headers, 'headers'),
+          ...(config.oauth ? { oauth: mcpOAuth(config.oauth, secrets, (ref) => resolveSecret(ref, { baseDir, label: `${label}.oauth.client_secret` })) } : {}),
+        };
   const connector = createMcpConnector({
     name,
     transport,
@@ -241,6 +316,21 @@ function buildMcpConnector(name: string, config: McpConnectionConfig, baseDir: s
     secrets,
   });
   return { connector, secrets };
+}
+
+/** An upstream's OAuth client-credentials settings; the client secret joins the connection's secrets. */
+function mcpOAuth(oauth: NonNullable<McpConnectionConfig['oauth']>, secrets: string[], resolveRef: (ref: SecretRef) => string) {
+  const clientSecret = resolveRef(oauth.client_secret);
+  secrets.push(clientSecret);
+  return {
+    tokenUrl: oauth.token_url,
+    clientId: oauth.client_id,
+    clientSecret,
+    authMethod: oauth.auth_method,
+    ...(oauth.scope ? { scope: oauth.scope } : {}),
+    ...(oauth.audience ? { audience: oauth.audience } : {}),
+    ...(oauth.resource ? { resource: oauth.resource } : {}),
+  };
 }
 
 export type { SluiceConfig };

@@ -74,22 +74,34 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
       break;
   }
   if (value === null) return 'null';
-  if (stack.length >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonError(path, `nesting deeper than ${MAX_CANONICAL_DEPTH}`);
   const obj = value as object;
+  // Deeply immutable values (frozen, with nothing mutable inside, such as cached Intents) are
+  // encoded once: every audit record of a statement shape carries the same intent objects.
+  const frozen = Object.isFrozen(obj);
+  if (frozen) {
+    const known = immutableJson.get(obj);
+    if (known !== undefined) return known;
+  }
+  if (stack.length >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonError(path, `nesting deeper than ${MAX_CANONICAL_DEPTH}`);
   if (stack.includes(obj)) throw new CanonicalJsonError(path, 'a circular reference');
 
   if (Array.isArray(obj)) {
     stack.push(obj);
     let out = '[';
+    let immutable = frozen;
     for (let i = 0; i < obj.length; i++) {
       if (i > 0) out += ',';
       path.push(i);
       // Holes read as undefined and are refused like explicit undefined.
-      out += encode(obj[i], path, stack);
+      const item: unknown = obj[i];
+      out += encode(item, path, stack);
+      if (immutable && !isImmutable(item)) immutable = false;
       path.pop();
     }
     stack.pop();
-    return out + ']';
+    out += ']';
+    if (immutable) immutableJson.set(obj, out);
+    return out;
   }
   if (obj instanceof Date) {
     if (Number.isNaN(obj.getTime())) throw new CanonicalJsonError(path, 'an invalid Date');
@@ -103,17 +115,29 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
   stack.push(obj);
   let out = '{';
   let first = true;
+  let immutable = frozen;
   for (const key of keys) {
     const v = record[key];
     if (v === undefined) continue;
     path.push(key);
     const json = encode(v, path, stack);
+    if (immutable && !isImmutable(v)) immutable = false;
     path.pop();
     out += (first ? '' : ',') + encodeKey(key) + ':' + json;
     first = false;
   }
   stack.pop();
-  return out + '}';
+  out += '}';
+  if (immutable) immutableJson.set(obj, out);
+  return out;
+}
+
+/** Canonical JSON of deeply immutable objects and arrays, by identity. */
+const immutableJson = new WeakMap<object, string>();
+
+/** A primitive, or an object already known to be deeply immutable (encoded just before). */
+function isImmutable(v: unknown): boolean {
+  return typeof v !== 'object' || v === null || immutableJson.has(v);
 }
 
 function assertPlainObject(obj: object, path: PathSegs): void {

@@ -57,6 +57,8 @@ export async function startCheckpoints(
     every: cfg.every,
     intervalMs: cfg.interval,
     ...(anchorFile ? { anchorFile } : {}),
+    // Tells two nodes on one host apart in their key announcements.
+    ...(path ? { keyFile: path } : {}),
   });
   await writer.start();
   return writer;

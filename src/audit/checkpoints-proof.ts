@@ -5,7 +5,8 @@ import type { KeyObject } from 'node:crypto';
 import type { AuditRow, Store } from '../store/store.js';
 import { recordHash } from './chain.js';
 import { parseSignedCheckpoint, type FoundCheckpoint } from './checkpoints.js';
-import { inclusionProof, leafHash, rootFromInclusionProof } from './merkle.js';
+import { MerkleFrontier, inclusionProofWith, leafHash, rootFromInclusionProof, subtreeAfterFrontier } from './merkle.js';
+import { loadRetentionBase } from './retention-base.js';
 import { keyIdOf, verifyCheckpointSignature } from './signing.js';
 
 export const PROOF_FORMAT = 'sluice-audit-inclusion-proof/v1';
@@ -47,28 +48,36 @@ export async function proveRecord(store: Store, seq: number): Promise<InclusionP
   if (seq > checkpoint.treeSize) {
     throw new ProofError(`record ${seq} is not covered by a checkpoint yet (the latest covers records 1 to ${checkpoint.treeSize})`);
   }
+  // After retention the early leaves are known by the base's frontier only (retention.ts).
+  const retained = await loadRetentionBase(store, true);
+  if ('problem' in retained) throw new ProofError(retained.problem.message);
+  const base = retained.base;
+  const first = base ? base.seq : 0;
+  if (seq <= first) throw new ProofError(`record ${seq} was pruned (audit.retention): the ledger keeps records from ${first + 1} on`);
   const leaves: Buffer[] = [];
   let record: AuditRow | undefined;
-  let after = 0;
+  let after = first;
   while (after < checkpoint.treeSize) {
     const page = await store.readAudit({ afterSeq: after, beforeSeq: checkpoint.treeSize + 1, limit: 5000 });
     if (page.length === 0) break;
     for (const row of page) {
-      if (row.seq !== leaves.length + 1) throw new ProofError(`record ${leaves.length + 1} is missing from the store`);
+      if (row.seq !== first + leaves.length + 1) throw new ProofError(`record ${first + leaves.length + 1} is missing from the store`);
       leaves.push(leafHash(row.hash));
       if (row.seq === seq) record = row;
     }
     after = page[page.length - 1]!.seq;
   }
-  if (leaves.length !== checkpoint.treeSize || !record) {
-    throw new ProofError(`the store holds ${leaves.length} of the ${checkpoint.treeSize} records the checkpoint covers`);
+  if (first + leaves.length !== checkpoint.treeSize || !record) {
+    throw new ProofError(`the store holds ${first + leaves.length} of the ${checkpoint.treeSize} records the checkpoint covers`);
   }
+  const frontier = base?.frontier ?? new MerkleFrontier();
+  const proof = inclusionProofWith(seq - 1, checkpoint.treeSize, (from, to) => subtreeAfterFrontier(frontier, leaves, from, to));
   return {
     format: PROOF_FORMAT,
     record: { seq: record.seq, prevHash: record.prevHash, hash: record.hash, body: record.body },
     leafIndex: seq - 1,
     treeSize: checkpoint.treeSize,
-    proof: inclusionProof(leaves, seq - 1).map((h) => h.toString('hex')),
+    proof: proof.map((h) => h.toString('hex')),
     checkpoint,
   };
 }

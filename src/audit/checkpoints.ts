@@ -8,6 +8,16 @@
 //
 // While verify walks the chain, CheckpointChecker grows the Merkle tree one leaf per record and,
 // at each checkpoint, recomputes the root at its tree size and checks the signature.
+//
+// Several nodes on one PostgreSQL store each sign checkpoints with their own key (or a shared
+// one), so checkpoints need not grow in order: a node that was a little behind may sign a
+// smaller tree after another node's larger one, or two nodes the same size. Every checkpoint is
+// checked against the records themselves, which makes them all consistent with each other; the
+// order in which they were appended proves nothing and is not required.
+//
+// After retention (retention.ts) the walk starts from a base: the frontier of a signed
+// checkpoint whose records were pruned; checkpoints over pruned records are checked by
+// signature only, as their records are gone.
 import type { KeyObject } from 'node:crypto';
 import type { AuditRow } from '../store/store.js';
 import { MerkleFrontier, leafHash } from './merkle.js';
@@ -39,9 +49,16 @@ export interface CheckpointSummary {
   uncovered: number;
   /** Anchored checkpoints that were checked against the chain. */
   anchored?: number;
+  /** After retention: records 1..prunedTo were pruned and the walk started from the base. */
+  prunedTo?: number;
+  /** Checkpoints over pruned records only (signature checked, root not checkable). */
+  prunedCheckpoints?: number;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
+
+/** `detail.event` of the system record a prune writes before it deletes (retention.ts). */
+export const PRUNE_EVENT = 'audit-pruned';
 
 /** Reads a SignedCheckpoint out of a checkpoint record's detail (or an anchor line); a message when it is not one. */
 export function parseSignedCheckpoint(v: unknown): SignedCheckpoint | string {
@@ -76,8 +93,20 @@ export interface CheckpointCheckerOptions {
   anchors?: readonly FoundCheckpoint[];
 }
 
+/**
+ * Where a pruned chain starts (retention.ts checks it before handing it over): records
+ * 1..seq are gone, `frontier` gives the signed root over them, `keys` are signing keys
+ * announced in the pruned records.
+ */
+export interface CheckerBase {
+  seq: number;
+  frontier: MerkleFrontier;
+  checkpoint: FoundCheckpoint & { seq: number };
+  keys: ReadonlyMap<string, KeyObject>;
+}
+
 export class CheckpointChecker {
-  readonly frontier = new MerkleFrontier();
+  frontier = new MerkleFrontier();
   private readonly ring: Buffer[] = new Array<Buffer>(RING);
   /** Frontier copies at sizes that are multiples of SNAPSHOT_EVERY, in a ring by size. */
   private readonly snapshots: (MerkleFrontier | undefined)[] = new Array<MerkleFrontier | undefined>(RING / SNAPSHOT_EVERY);
@@ -87,23 +116,55 @@ export class CheckpointChecker {
   private nextAnchor = 0;
   private last: FoundCheckpoint | undefined;
   private count = 0;
+  /** The frontier the walk started from (a retention base), for roots between it and the first snapshot. */
+  private origin: MerkleFrontier | undefined;
+  private readonly base: CheckerBase | undefined;
+  /** Checkpoints over pruned records: signature checked, root no longer checkable. */
+  private pruned = 0;
+  private baseProblem: CheckpointProblem | undefined;
+  /** Whether the ledger holds the record of the prune that made the base. */
+  private pruneRecorded = false;
 
-  constructor(options: CheckpointCheckerOptions = {}) {
+  constructor(options: CheckpointCheckerOptions & { base?: CheckerBase } = {}) {
     this.trusted = options.trusted ? new Map(options.trusted.map((k) => [keyIdOf(k), k])) : undefined;
     this.anchors = [...(options.anchors ?? [])].sort((a, b) => a.treeSize - b.treeSize);
+    const base = options.base;
+    this.base = base;
+    if (base) {
+      this.frontier = base.frontier.clone();
+      this.origin = base.frontier.clone();
+      for (const [id, key] of base.keys) this.announced.set(id, key);
+      this.last = base.checkpoint;
+      // Anchors over pruned records cannot be compared with records any more, except the one
+      // at the base itself, whose root the base carries.
+      while (this.anchors[this.nextAnchor] && this.anchors[this.nextAnchor]!.treeSize <= base.seq) {
+        const a = this.anchors[this.nextAnchor++]!;
+        if (a.treeSize === base.seq && a.rootHash !== base.checkpoint.rootHash && !this.baseProblem) {
+          this.baseProblem = {
+            seq: base.seq + 1,
+            kind: 'anchor-mismatch',
+            message: `the anchored checkpoint of ${a.treeSize} records (signed ${a.time}) has root ${a.rootHash}, but the retention base the ledger starts from has ${base.checkpoint.rootHash}`,
+          };
+        }
+      }
+    }
   }
 
   /**
    * Checks a record that passed the chain checks, then adds it as a leaf. `body` is the parsed
-   * body; only `key` and `checkpoint` records are looked into.
+   * body; only `key`, `checkpoint` and (after retention) `system` records are looked into.
    */
-  check(row: AuditRow, body: Record<string, unknown>): CheckpointProblem | undefined {
+  check(row: Pick<AuditRow, 'seq' | 'kind' | 'hash'>, body: Record<string, unknown>): CheckpointProblem | undefined {
+    if (this.baseProblem) return this.baseProblem;
     if (row.kind === 'checkpoint') {
       const problem = this.checkCheckpoint(row.seq, body.detail);
       if (problem) return problem;
     } else if (row.kind === 'key') {
       const problem = this.checkAnnouncement(row.seq, body.detail);
       if (problem) return problem;
+    } else if (row.kind === 'system' && this.base && !this.pruneRecorded) {
+      const d = body.detail as { event?: unknown; upto?: unknown } | undefined;
+      if (d?.event === PRUNE_EVENT && d.upto === this.base.seq) this.pruneRecorded = true;
     }
     const leaf = leafHash(row.hash);
     const i = this.frontier.size;
@@ -170,13 +231,18 @@ export class CheckpointChecker {
         message: `checkpoint at record ${seq} signs ${c.treeSize} records, but only ${seq - 1} precede it: records before it were removed`,
       };
     }
-    const prev = this.last;
-    if (prev && c.treeSize <= prev.treeSize) {
-      return { seq, kind: 'checkpoint-invalid', message: `checkpoint at record ${seq} covers ${c.treeSize} records, not more than the previous checkpoint (record ${prev.seq}, ${prev.treeSize} records)` };
+    const base = this.base;
+    if (base && seq === base.checkpoint.seq) {
+      // The checkpoint the retention base was taken from: it must be the very one.
+      if (c.signature !== base.checkpoint.signature || c.treeSize !== base.seq || c.rootHash !== base.checkpoint.rootHash) {
+        return { seq, kind: 'checkpoint-invalid', message: `checkpoint at record ${seq} is not the checkpoint the retention base names (${base.seq} records, root ${base.checkpoint.rootHash})` };
+      }
     }
-    if (prev && c.time < prev.time) {
-      return { seq, kind: 'checkpoint-invalid', message: `checkpoint at record ${seq} is signed at ${c.time}, before the previous checkpoint (${prev.time})` };
+    if (base && c.treeSize < base.seq) {
+      this.pruned += 1;
+      return undefined;
     }
+    // Checkpoints of several nodes interleave: no order among them is required (see the top).
     const root = this.rootAt(c.treeSize);
     if (root === undefined) {
       return { seq, kind: 'checkpoint-invalid', message: `checkpoint at record ${seq} covers ${c.treeSize} records, too far behind its own position to check (more than ${CHECKPOINT_WINDOW})` };
@@ -188,7 +254,7 @@ export class CheckpointChecker {
         message: `checkpoint at record ${seq} has root ${c.rootHash} for ${c.treeSize} records, but the records give ${root}: a record up to ${c.treeSize} differs from what was signed`,
       };
     }
-    this.last = { ...c, seq };
+    if (!this.last || c.treeSize >= this.last.treeSize) this.last = { ...c, seq };
     this.count += 1;
     return undefined;
   }
@@ -199,8 +265,11 @@ export class CheckpointChecker {
     if (size === now) return this.frontier.root().toString('hex');
     if (size > now || now - size > CHECKPOINT_WINDOW) return undefined;
     const at = Math.floor(size / SNAPSHOT_EVERY) * SNAPSHOT_EVERY;
-    const base = this.snapshots[(at / SNAPSHOT_EVERY) % this.snapshots.length];
-    if (!base || base.size !== at || now - base.size > RING) return undefined;
+    let base = this.snapshots[(at / SNAPSHOT_EVERY) % this.snapshots.length];
+    if (!base || base.size !== at || now - base.size > RING) base = undefined;
+    // Between a retention base and the first snapshot after it, grow from the base.
+    if (!base && this.origin && size >= this.origin.size && now - this.origin.size <= RING) base = this.origin;
+    if (!base) return undefined;
     const f = base.clone();
     for (let i = base.size; i < size; i++) f.push(this.ring[i % RING]!);
     return f.root().toString('hex');
@@ -208,6 +277,22 @@ export class CheckpointChecker {
 
   /** After the walk: anchored checkpoints beyond the end mean records were cut off. */
   finish(nextSeq: number): CheckpointProblem | undefined {
+    if (this.baseProblem) return this.baseProblem;
+    const base = this.base;
+    if (base && this.frontier.size < base.checkpoint.seq) {
+      return {
+        seq: nextSeq,
+        kind: 'truncated',
+        message: `the ledger was pruned to the checkpoint at record ${base.checkpoint.seq}, but it ends at record ${this.frontier.size}: records were removed from the end`,
+      };
+    }
+    if (base && !this.pruneRecorded) {
+      return {
+        seq: base.seq,
+        kind: 'deleted',
+        message: `records 1 to ${base.seq} are missing: the store says they were pruned, but no ${PRUNE_EVENT} record in the ledger says so`,
+      };
+    }
     const a = this.anchors[this.nextAnchor];
     if (a) {
       return {
@@ -225,6 +310,7 @@ export class CheckpointChecker {
       ...(this.last ? { last: this.last } : {}),
       uncovered: this.frontier.size - (this.last?.treeSize ?? 0),
       ...(this.anchors.length > 0 ? { anchored: this.nextAnchor } : {}),
+      ...(this.base ? { prunedTo: this.base.seq, prunedCheckpoints: this.pruned } : {}),
     };
   }
 

@@ -5,7 +5,14 @@
 // transaction (the embedded store in its writer thread, so commits and fsyncs never hold up
 // this one). A caller's promise settles only when its own row is committed, or rejects if that
 // write failed: callers use this to refuse to run a command whose record could not be stored.
-import type { AuditRow, Store } from '../store/store.js';
+//
+// With a journal (embedded store; see journal.ts) `record` is the fast path the gate uses: the
+// record is written to the journal file at once and the promise settles when that write is as
+// durable as `store.sync` asks; the batch reaches the SQLite chain shortly after. A failed
+// SQLite write is retried with back-off (the lines are safe in the journal), and while it fails
+// the queue grows until `maxPending`, from where new records are refused (fail closed).
+import type { AuditRow, JournalBatch, Store } from '../store/store.js';
+import type { AuditJournal } from './journal.js';
 import { prepareRecord, type AuditDraft, type PreparedRecord } from './record.js';
 
 export type {
@@ -32,7 +39,15 @@ export interface AuditLedgerOptions {
   maxPending?: number;
   /** Clock for record times (tests). */
   now?: () => Date;
+  /** The journal `record` writes to first (embedded store); without one `record` is `append`. */
+  journal?: AuditJournal;
 }
+
+/** How long journaled records wait for company before they are copied into the store, in ms. */
+const JOURNAL_BATCH_MS = 10;
+
+/** Back-off between retries of a failed SQLite write of journaled records, in ms. */
+const RETRY_MS = [50, 200, 1000, 5000] as const;
 
 export class AuditLedgerError extends Error {
   constructor(
@@ -47,8 +62,10 @@ export class AuditLedgerError extends Error {
 
 interface Pending {
   record: PreparedRecord;
-  resolve: (row: AuditRow) => void;
-  reject: (error: unknown) => void;
+  /** Set for journaled records: their line in the journal (their caller was answered already). */
+  jseq?: number;
+  resolve?: (row: AuditRow) => void;
+  reject?: (error: unknown) => void;
 }
 
 export class AuditLedger {
@@ -60,7 +77,16 @@ export class AuditLedger {
   /** The running write loop, if any: there is never more than one write in flight. */
   private writing: Promise<void> | undefined;
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /** Whether the pending timer is the short one (someone waits for a row). */
+  private timerUrgent = false;
+  /** Queued records whose caller waits for the commit (append, not record). */
+  private callersWaiting = 0;
+  /** flush() calls in progress: the write loop drains everything meanwhile. */
+  private flushing = 0;
   private closed = false;
+  private readonly journal: AuditJournal | undefined;
+  /** Why journaled records are not reaching the store (cleared by the next good write). */
+  private indexFailure: Error | undefined;
   /**
    * Called with every committed batch, in commit order (the checkpoint writer grows its Merkle
    * tree from it). Must not throw.
@@ -75,6 +101,12 @@ export class AuditLedger {
     this.flushDelayMs = Math.max(0, options.flushDelayMs ?? 0);
     this.maxPending = Math.max(1, Math.floor(options.maxPending ?? 100_000));
     this.now = options.now ?? (() => new Date());
+    this.journal = options.journal;
+  }
+
+  /** Why journaled records cannot currently be copied into the store, if they cannot. */
+  get failure(): Error | undefined {
+    return this.journal?.failure ?? this.indexFailure;
   }
 
   /** Records waiting for the next write (not counting the one in flight). */
@@ -102,10 +134,48 @@ export class AuditLedger {
     return new Promise<AuditRow>((resolve, reject) => {
       // `first` (checkpoints) goes into the next batch, ahead of any backlog, so a checkpoint
       // lands close to the records it covers.
-      if (options.first) this.queue.unshift({ record, resolve, reject });
-      else this.queue.push({ record, resolve, reject });
+      const settle = <T,>(f: (value: T) => void) => (value: T) => {
+        this.callersWaiting--;
+        f(value);
+      };
+      const pending: Pending = { record, resolve: settle(resolve), reject: settle(reject) };
+      this.callersWaiting++;
+      if (options.first) this.queue.unshift(pending);
+      else this.queue.push(pending);
       this.schedule();
     });
+  }
+
+  /**
+   * Records one draft durably, without waiting for its row: with a journal, once its line is
+   * written (and synced, with `store.sync: full`); without one, once committed like append.
+   * Rejects with AuditDraftError for an invalid draft, AuditLedgerError otherwise, and then
+   * the record is not stored.
+   */
+  record(draft: AuditDraft): Promise<void> {
+    const journal = this.journal;
+    if (!journal) return this.append(draft).then(NOTHING);
+    if (this.closed) return Promise.reject(new AuditLedgerError('closed', 'the audit ledger is closed'));
+    if (this.queue.length >= this.maxPending) {
+      return Promise.reject(
+        new AuditLedgerError('backlog', `the audit store is not keeping up (${this.queue.length} records waiting)${this.indexFailure ? `: ${this.indexFailure.message}` : ''}`),
+      );
+    }
+    let record: PreparedRecord;
+    try {
+      record = prepareRecord(draft, this.now().toISOString());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // Queued for the store only once written, so the queue holds journal lines in order.
+    return journal
+      .append(record, (jseq) => {
+        this.queue.push({ record, jseq });
+        this.schedule();
+      })
+      .catch((error: unknown) => {
+        throw new AuditLedgerError('write_failed', (error as Error).message, { cause: error });
+      });
   }
 
   /**
@@ -114,9 +184,14 @@ export class AuditLedger {
    */
   async flush(): Promise<void> {
     this.cancelTimer();
-    while (this.queue.length > 0 || this.writing) {
-      if (!this.writing) this.startWriting();
-      await this.writing;
+    this.flushing++;
+    try {
+      while (this.queue.length > 0 || this.writing) {
+        if (!this.writing) this.startWriting();
+        await this.writing;
+      }
+    } finally {
+      this.flushing--;
     }
   }
 
@@ -124,11 +199,26 @@ export class AuditLedger {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    // Lines that could not be indexed stay in the journal for the next start.
+    this.journal?.close();
   }
 
+  /**
+   * Starts the next write soon: at once (next turn) when a caller waits for its row or the
+   * queue is full, else, when only journaled records wait (they are durable already), after
+   * JOURNAL_BATCH_MS, so that the store gets few large batches instead of one per statement.
+   */
   private schedule(): void {
-    if (this.writing || this.timer) return; // the running loop picks the record up
-    if (this.flushDelayMs > 0) {
+    if (this.writing) return; // the running loop picks the record up
+    const urgent = this.callersWaiting > 0 || this.queue.length >= this.maxBatch;
+    if (this.timer) {
+      if (this.timerUrgent || !urgent) return;
+      this.cancelTimer();
+    }
+    this.timerUrgent = urgent;
+    if (!urgent) {
+      this.timer = setTimeout(() => this.onTimer(), JOURNAL_BATCH_MS);
+    } else if (this.flushDelayMs > 0) {
       this.timer = setTimeout(() => this.onTimer(), this.flushDelayMs);
     } else {
       this.timer = setImmediate(() => this.onTimer());
@@ -157,12 +247,20 @@ export class AuditLedger {
   }
 
   private async writeLoop(): Promise<void> {
-    while (this.queue.length > 0) {
+    let failures = 0;
+    let first = true;
+    // After the first batch, journaled records alone wait for the next timer (see schedule).
+    while (this.queue.length > 0 && (first || failures > 0 || this.flushing || this.callersWaiting > 0 || this.queue.length >= this.maxBatch)) {
+      first = false;
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
+      const lines = journalLines(batch, this.journal);
       let rows: AuditRow[];
       try {
-        rows = await this.store.appendAudit(batch.map((p) => p.record));
+        rows = await this.store.appendAudit(
+          batch.map((p) => p.record),
+          lines,
+        );
         if (rows.length !== batch.length) {
           throw new Error(`the store returned ${rows.length} rows for ${batch.length} records`);
         }
@@ -172,10 +270,25 @@ export class AuditLedger {
           `audit records could not be stored: ${error instanceof Error ? error.message : String(error)}`,
           { cause: error },
         );
-        for (const p of batch) p.reject(failure);
+        // Callers still waiting learn that their record is not stored; journaled records are
+        // safe in the journal and go back to the front of the queue for another try, unless
+        // the ledger is closing (then the next start copies them from the journal).
+        const journaled: Pending[] = [];
+        for (const p of batch) {
+          if (p.jseq === undefined) p.reject!(failure);
+          else journaled.push(p);
+        }
+        if (journaled.length === 0) continue;
+        this.indexFailure = failure;
+        if (this.closed) return;
+        this.queue = journaled.concat(this.queue);
+        await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]!);
         continue;
       }
-      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(rows[i]!);
+      failures = 0;
+      this.indexFailure = undefined;
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(rows[i]!);
+      if (lines) this.journal!.indexed(lines.last);
       try {
         this.onCommitted?.(rows);
       } catch {
@@ -183,4 +296,23 @@ export class AuditLedger {
       }
     }
   }
+}
+
+const NOTHING = (): void => undefined;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The journal lines in a batch (journaled records keep their order in the queue). */
+function journalLines(batch: readonly Pending[], journal: AuditJournal | undefined): JournalBatch | undefined {
+  if (!journal) return undefined;
+  let first: number | undefined;
+  let last: number | undefined;
+  for (const p of batch) {
+    if (p.jseq === undefined) continue;
+    first ??= p.jseq;
+    last = p.jseq;
+  }
+  return first === undefined ? undefined : { journal: journal.id, first, last: last! };
 }

@@ -108,7 +108,16 @@ function largestPowerOfTwoBelow(n: number): number {
 
 /** RFC 6962 PATH(m, D[n]): the audit path of leaf `index` (0-based) in the tree of all `leaves`. */
 export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer[] {
-  if (!(index >= 0 && index < leaves.length)) throw new RangeError(`leaf ${index} is not in a tree of ${leaves.length}`);
+  return inclusionProofWith(index, leaves.length, (from, to) => rootOf(leaves, from, to));
+}
+
+/**
+ * PATH(m, D[size]) with the subtree hashes from `subtree(from, to)` (leaf ranges of the
+ * RFC 6962 recursion): for a tree whose early leaves are known only by the roots of their
+ * perfect subtrees (a pruned ledger's frontier).
+ */
+export function inclusionProofWith(index: number, size: number, subtree: (from: number, to: number) => Buffer): Buffer[] {
+  if (!(index >= 0 && index < size)) throw new RangeError(`leaf ${index} is not in a tree of ${size}`);
   const path: Buffer[] = [];
   const walk = (m: number, from: number, to: number): void => {
     const n = to - from;
@@ -116,14 +125,37 @@ export function inclusionProof(leaves: readonly Buffer[], index: number): Buffer
     const k = largestPowerOfTwoBelow(n);
     if (m < k) {
       walk(m, from, from + k);
-      path.push(rootOf(leaves, from + k, to));
+      path.push(subtree(from + k, to));
     } else {
       walk(m - k, from + k, to);
-      path.push(rootOf(leaves, from, from + k));
+      path.push(subtree(from, from + k));
     }
   };
-  walk(index, 0, leaves.length);
+  walk(index, 0, size);
   return path;
+}
+
+/**
+ * The hash of leaves [from, to) of a tree whose first `frontier.size` leaves are known only by
+ * the frontier's perfect subtrees, and whose later leaves are `later` (leaf frontier.size + i
+ * is later[i]). Every range the RFC 6962 recursion asks for is either after the frontier, one
+ * of its subtrees, or splits into those; anything else throws.
+ */
+export function subtreeAfterFrontier(frontier: MerkleFrontier, later: readonly Buffer[], from: number, to: number): Buffer {
+  const p = frontier.size;
+  if (from >= p) return rootOf(later, from - p, to - p);
+  if (to <= p) {
+    const n = to - from;
+    const h = Math.log2(n);
+    const block = 2 ** (h + 1);
+    const hash = frontier.levels[h];
+    if (!Number.isInteger(h) || !hash || Math.floor(p / block) * block !== from || from + n > p) {
+      throw new RangeError(`leaves ${from}..${to - 1} are not a subtree of the frontier at ${p}`);
+    }
+    return hash;
+  }
+  const k = largestPowerOfTwoBelow(to - from);
+  return nodeHash(subtreeAfterFrontier(frontier, later, from, from + k), subtreeAfterFrontier(frontier, later, from + k, to));
 }
 
 /**

@@ -2,8 +2,8 @@
 // (beside the embedded store, or at `audit.checkpoint.key`), created on first start with mode
 // 0600. Whoever can write the audit table can recompute hashes, but cannot sign without it.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
+import { createKeyFileOnce } from './key-file.js';
 
 /** What a checkpoint signature covers. */
 export interface CheckpointStatement {
@@ -108,10 +108,9 @@ export function loadOrCreateSigningKey(path: string): { signer: CheckpointSigner
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
     const signer = CheckpointSigner.generate();
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    writeFileSync(path, signer.privateKeyPem(), { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600);
-    return { signer, created: true };
+    // Nodes sharing the file may start together: the first to link its key wins, the others load it.
+    if (createKeyFileOnce(path, signer.privateKeyPem())) return { signer, created: true };
+    return loadOrCreateSigningKey(path);
   }
   return { signer: new CheckpointSigner(createPrivateKey(pem)), created: false };
 }

@@ -10,6 +10,8 @@ export interface RangeJob {
   first: number;
   last: number;
   pageSize: number;
+  /** The retention base when the range starts right after it (records before it are pruned). */
+  from?: ChainHead;
   expectHead?: ChainHead;
 }
 
@@ -21,11 +23,11 @@ async function checkRange(job: RangeJob): Promise<VerifyResult> {
     // The records before the range seed the link check and the memory of recent records;
     // whether they are themselves sound (or even there) is the previous range's business.
     const before =
-      job.first > 1 ? await store.readAudit({ afterSeq: Math.max(0, job.first - 1 - RECENT), beforeSeq: job.first, limit: RECENT }) : [];
-    const checker = new ChainChecker({ ...(job.expectHead ? { expectHead: job.expectHead } : {}) });
+      job.first > 1 && !job.from ? await store.readAudit({ afterSeq: Math.max(0, job.first - 1 - RECENT), beforeSeq: job.first, limit: RECENT }) : [];
+    const checker = new ChainChecker({ ...(job.expectHead ? { expectHead: job.expectHead } : {}), ...(job.from ? { from: job.from } : {}) });
     for (const row of before) checker.accept(row.seq, row.hash);
     const last = before[before.length - 1];
-    if (job.first > 1 && last?.seq !== job.first - 1) checker.accept(job.first - 1, '');
+    if (job.first > 1 && !job.from && last?.seq !== job.first - 1) checker.accept(job.first - 1, '');
     let after = job.first - 1;
     for (;;) {
       const page = await store.readAudit({ afterSeq: after, beforeSeq: job.last + 1, limit: job.pageSize });

@@ -14,8 +14,8 @@
 //
 // and for the signed checkpoints in the chain (checkpoints.ts):
 //
-//   checkpoint-invalid    a checkpoint or key announcement that is malformed, goes backwards, or
-//                         covers itself
+//   checkpoint-invalid    a checkpoint or key announcement that is malformed or covers itself, or
+//                         a retention base that does not hold together
 //   checkpoint-signature  the signature does not verify with the key it names
 //   checkpoint-root       the root recomputed from the records differs from the signed root
 //   untrusted-key         signed by a key the chain never announced, or not among the trusted keys
@@ -33,9 +33,10 @@ import { GENESIS_HEAD } from '../store/store.js';
 import { recordHash } from './chain.js';
 import { AUDIT_FORMAT_VERSION } from './record.js';
 import { canonicalJson } from './canonical.js';
-import { CheckpointChecker, type CheckpointCheckerOptions, type CheckpointSummary } from './checkpoints.js';
+import { CheckpointChecker, type CheckerBase, type CheckpointCheckerOptions, type CheckpointSummary } from './checkpoints.js';
 import { parseJsonlLine } from './export.js';
 import type { RangeJob, RangeReply } from './verify-worker.js';
+import { checkBase, loadRetentionBase } from './retention-base.js';
 
 export type AuditProblemKind =
   | 'malformed'
@@ -103,6 +104,11 @@ export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'wo
   partial?: boolean;
   /** Longest accepted line in bytes (default 16 MiB). */
   maxLineBytes?: number;
+  /**
+   * The retention base of a pruned ledger (parsed JSON, `sluice audit base`): the export starts
+   * after it and is checked from it, as verifyAudit does from the store's base.
+   */
+  base?: unknown;
 }
 
 type Body = Record<string, unknown>;
@@ -342,23 +348,28 @@ export class ChainChecker {
  */
 export async function verifyAudit(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const pageSize = Math.min(100_000, Math.max(1, Math.floor(options.pageSize ?? 2000)));
-  let from: ChainHead = { ...GENESIS_HEAD };
+  // After retention the chain starts at a checked base instead of seq 1 (retention.ts).
+  const retained = await loadRetentionBase(store, options.checkpoints === false ? false : (options.checkpoints?.trusted ?? true));
+  if ('problem' in retained) return { ok: false, count: 0, head: { ...GENESIS_HEAD }, problem: retained.problem };
+  const start: ChainHead = retained.head ?? { ...GENESIS_HEAD };
+  let from: ChainHead = start;
   let done = 0;
-  const newCheckpointChecker = () => (options.checkpoints === false ? undefined : new CheckpointChecker(options.checkpoints ?? {}));
+  const newCheckpointChecker = () =>
+    options.checkpoints === false ? undefined : new CheckpointChecker({ ...(options.checkpoints ?? {}), ...(retained.base ? { base: retained.base } : {}) });
   let checkpoints = newCheckpointChecker();
   // The Merkle tree grows leaf by leaf from seq 1: while worker threads check the chain in
   // ranges, this thread grows the tree over the same records (it reads hashes and parses only
-  // key and checkpoint bodies). The first problem by seq wins, as in a sequential walk.
+  // key, checkpoint and system bodies). The first problem by seq wins, as in a sequential walk.
   const pass = checkpoints;
-  const parallel = await verifyInParallel(store, options, pageSize, pass ? (last) => checkpointPass(store, pass, last, pageSize) : undefined);
+  const parallel = await verifyInParallel(store, options, pageSize, start, pass ? (last) => checkpointPass(store, pass, start, last, pageSize) : undefined);
   if (parallel) {
     const { result, alongside } = parallel;
     const cpProblem = alongside?.problem;
     if (!result.ok && (!cpProblem || result.problem!.seq <= cpProblem.seq)) return result;
-    if (cpProblem) return { ok: false, count: cpProblem.seq - 1, head: alongside.prev, problem: cpProblem };
+    if (cpProblem) return { ok: false, count: cpProblem.seq - 1 - start.seq, head: alongside.prev, problem: cpProblem };
     from = result.head;
     done = result.count;
-  } else if (pass?.frontier.size) {
+  } else if (pass && pass.frontier.size !== start.seq) {
     checkpoints = newCheckpointChecker(); // the workers could not run: start over in this thread
   }
   // Sequentially: the whole chain, or what was appended after the parallel walk's snapshot.
@@ -391,18 +402,25 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
 async function checkpointPass(
   store: Store,
   checker: CheckpointChecker,
+  start: ChainHead,
   last: number,
   pageSize: number,
 ): Promise<{ problem?: AuditProblem; prev: ChainHead }> {
-  let prev: ChainHead = { ...GENESIS_HEAD };
-  let after = 0;
+  let prev: ChainHead = { ...start };
+  let after = start.seq;
+  // The embedded store can read just what the tree needs (seq, kind, hash; bodies of the kinds
+  // looked into), which is most of this pass's cost otherwise.
+  const leaves = (store as { readAuditLeaves?: (a: number, b: number, n: number) => { seq: number; kind: string; hash: string; body: string | null }[] }).readAuditLeaves;
+  const read = leaves
+    ? async (a: number) => leaves.call(store, a, last + 1, Math.max(pageSize, 10_000))
+    : (a: number) => store.readAudit({ afterSeq: a, beforeSeq: last + 1, limit: pageSize });
   while (after < last) {
-    const page = await store.readAudit({ afterSeq: after, beforeSeq: last + 1, limit: pageSize });
+    const page = await read(after);
     if (page.length === 0) break;
     for (const row of page) {
       let problem: AuditProblem | undefined;
       try {
-        const body = row.kind === 'checkpoint' || row.kind === 'key' ? (JSON.parse(row.body) as Body) : NO_BODY;
+        const body = row.kind === 'checkpoint' || row.kind === 'key' || row.kind === 'system' ? (JSON.parse(row.body ?? '') as Body) : NO_BODY;
         problem = checker.check(row, body);
       } catch {
         // A broken record: the chain check reports it at this seq or earlier.
@@ -430,6 +448,7 @@ async function verifyInParallel<T>(
   store: Store,
   options: VerifyOptions,
   pageSize: number,
+  start: ChainHead,
   alongside?: (last: number) => Promise<T>,
 ): Promise<{ result: VerifyResult; alongside?: T } | undefined> {
   const path = (store as { path?: unknown }).path;
@@ -437,18 +456,20 @@ async function verifyInParallel<T>(
   const wanted = options.workers ?? Math.min(8, availableParallelism());
   if (wanted < 2) return undefined;
   const head = await store.auditHead();
-  if (options.workers === undefined && head.seq < PARALLEL_MIN_RECORDS) return undefined;
-  const n = Math.min(wanted, Math.max(1, Math.floor(head.seq / 2)));
+  const records = head.seq - start.seq;
+  if (options.workers === undefined && records < PARALLEL_MIN_RECORDS) return undefined;
+  const n = Math.min(wanted, Math.max(1, Math.floor(records / 2)));
   if (n < 2) return undefined;
 
-  const size = Math.ceil(head.seq / n);
+  const size = Math.ceil(records / n);
   const jobs: RangeJob[] = [];
-  for (let first = 1; first <= head.seq; first += size) {
+  for (let first = start.seq + 1; first <= head.seq; first += size) {
     jobs.push({
       path,
       first,
       last: Math.min(head.seq, first + size - 1),
       pageSize,
+      ...(first === start.seq + 1 && start.seq > 0 ? { from: start } : {}),
       ...(options.expectHead ? { expectHead: options.expectHead } : {}),
     });
   }
@@ -512,12 +533,24 @@ export async function verifyAuditJsonl(
   source: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>,
   options: VerifyJsonlOptions = {},
 ): Promise<VerifyResult> {
+  let baseHead: ChainHead | undefined;
+  let base: CheckerBase | undefined;
+  if (options.base !== undefined) {
+    const checked = checkBase(options.base, options.checkpoints === false || options.partial ? false : (options.checkpoints?.trusted ?? true));
+    if (typeof checked === 'string') {
+      return { ok: false, count: 0, head: { ...GENESIS_HEAD }, problem: { seq: 1, kind: 'checkpoint-invalid', message: `the retention base ${checked}` } };
+    }
+    baseHead = checked.head;
+    base = checked.base;
+  }
   // A partial export has gaps, so there is no tree to rebuild.
-  const checkpoints = options.checkpoints === false || options.partial ? undefined : new CheckpointChecker(options.checkpoints ?? {});
+  const checkpoints =
+    options.checkpoints === false || options.partial ? undefined : new CheckpointChecker({ ...(options.checkpoints ?? {}), ...(base ? { base } : {}) });
   const checker = new ChainChecker({
     ...(options.partial ? { partial: true } : {}),
     ...(options.expectHead ? { expectHead: options.expectHead } : {}),
     ...(checkpoints ? { checkpoints } : {}),
+    ...(baseHead ? { from: baseHead } : {}),
   });
   const maxLine = options.maxLineBytes ?? 16 * 1024 * 1024;
   const decoder = new StringDecoder('utf8');
@@ -530,6 +563,8 @@ export async function verifyAuditJsonl(
     const next = checker.head.seq + 1;
     const parsed = parseJsonlLine(line);
     if ('error' in parsed) return { seq: next, kind: 'malformed', message: `line ${lineNo}: ${parsed.error}` };
+    // Records an interrupted prune left below the base are not part of the retained chain.
+    if (baseHead && parsed.row.seq <= baseHead.seq) return undefined;
     let body: string;
     try {
       body = canonicalJson(parsed.body);

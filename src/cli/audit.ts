@@ -8,15 +8,23 @@ import type { Command } from 'commander';
 import { CheckpointChecker, parseAnchorFile, parseKeyAnnouncement, type FoundCheckpoint } from '../audit/checkpoints.js';
 import { signingKeyPath } from '../audit/checkpoints-config.js';
 import { checkInclusionProof, proveRecord, ProofError } from '../audit/checkpoints-proof.js';
-import { writeAuditJsonl } from '../audit/export.js';
+import { writeAuditExport, type ExportFormat } from '../audit/export.js';
+import { AUDIT_KINDS } from '../audit/record.js';
 import { parsePublicKeys, publicKeyFromRaw, publicKeyPem, readSigningPublicKey } from '../audit/signing.js';
 import { verifyAudit, verifyAuditJsonl, type VerifyResult } from '../audit/verify.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { AuditRow, ChainHead } from '../store/store.js';
+import { parseDuration } from '../util/units.js';
 import { CliError, resolveConfig, withStore } from './context.js';
+import { readBaseFile, registerAuditLedgerCommands } from './audit-ledger.js';
+import { prunedKeyAnnouncements } from '../audit/retention-base.js';
+import { registerAuditReplay } from './audit-replay.js';
 
 export function registerAudit(program: Command, configOption: () => string | undefined): void {
   const audit = program.command('audit').description('read, verify and export the audit ledger');
+  registerAuditLedgerCommands(audit, configOption);
+  // sessions, replay, report: cli/audit-replay.ts
+  registerAuditReplay(audit, configOption);
 
   audit
     .command('tail')
@@ -48,6 +56,7 @@ export function registerAudit(program: Command, configOption: () => string | und
     .command('verify')
     .description('check the hash chain and the signed checkpoints; exits non-zero naming the first problem')
     .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
+    .option('--base <file>', 'with --file, for a pruned ledger: its retention base (sluice audit base)')
     .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collect, [])
     .option('--anchor <file>', 'checkpoints kept outside the store (audit.checkpoint.anchor): the ledger must still hold what they cover')
     .option('--proof <file>', 'check an inclusion proof (sluice audit prove) instead of the ledger')
@@ -58,6 +67,7 @@ export function registerAudit(program: Command, configOption: () => string | und
     .action(
       async (options: {
         file?: string;
+        base?: string;
         publicKey: string[];
         anchor?: string;
         proof?: string;
@@ -92,7 +102,7 @@ export function registerAudit(program: Command, configOption: () => string | und
           return read({ ...(expectHead ? { expectHead } : {}), checkpoints });
         };
         const result = options.file
-          ? await run(undefined, (o) => verifyFile(options.file!, o ?? {}))
+          ? await run(undefined, (o) => verifyFile(options.file!, { ...(o ?? {}), ...(options.base ? { base: readBaseFile(options.base) } : {}) }))
           : await withStore(configOption(), (store, loaded) => run(loaded, (o) => verifyAudit(store, o)), { mustExist: true });
         if (result.ok && result.count === 0 && !options.allowEmpty) {
           // An empty ledger where records were expected is what deleting all of them looks like.
@@ -111,6 +121,7 @@ export function registerAudit(program: Command, configOption: () => string | und
             );
             if (cp.count > 0) process.stdout.write(`signatures checked with ${signedBy}\n`);
             if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger\n`);
+            if (cp.prunedTo !== undefined) process.stdout.write(`retention: records 1-${cp.prunedTo} were pruned; verified from the signed checkpoint over them\n`);
           }
         } else process.stdout.write(`FAILED at record ${result.problem!.seq} (${result.problem!.kind}): ${result.problem!.message}\n`);
         if (!result.ok) process.exitCode = 1;
@@ -161,6 +172,9 @@ export function registerAudit(program: Command, configOption: () => string | und
       await withStore(
         configOption(),
         async (store) => {
+          for (const a of await prunedKeyAnnouncements(store)) {
+            process.stdout.write(`# ${a.keyId} (announced in records since pruned)\n${publicKeyPem(publicKeyFromRaw(Buffer.from(a.publicKey, 'base64')))}`);
+          }
           let after = 0;
           for (;;) {
             const page = await store.readAudit({ afterSeq: after, limit: 5000 });
@@ -179,31 +193,73 @@ export function registerAudit(program: Command, configOption: () => string | und
 
   audit
     .command('export')
-    .description('export audit records')
-    .option('--format <format>', 'jsonl', 'jsonl')
+    .description('export audit records as JSONL (verifiable offline) or OCSF events (for a SIEM)')
+    .option('--format <format>', 'jsonl or ocsf', 'jsonl')
     .option('--out <file>', 'write to a file instead of stdout')
+    .option('--from <time>', 'records at or after this time (ISO 8601, or a duration ago such as 24h)')
+    .option('--to <time>', 'records before this time (ISO 8601, or a duration ago)')
     .option('--session <id>')
     .option('--principal <name>')
     .option('--connection <name>')
     .option('--effect <effect>', 'allow, deny or review')
-    .action(async (options: { format: string; out?: string; session?: string; principal?: string; connection?: string; effect?: string }) => {
-      if (options.format !== 'jsonl') throw new CliError(`--format must be jsonl (got "${options.format}")`);
-      if (options.effect !== undefined && !['allow', 'deny', 'review'].includes(options.effect)) throw new CliError('--effect must be allow, deny or review');
-      await withStore(configOption(), async (store) => {
-        const out: Writable = options.out ? createWriteStream(options.out, { mode: 0o600 }) : process.stdout;
-        const filter = {
-          ...(options.session ? { session: options.session } : {}),
-          ...(options.principal ? { principal: options.principal } : {}),
-          ...(options.connection ? { connection: options.connection } : {}),
-          ...(options.effect ? { effect: options.effect } : {}),
-        };
-        await writeAuditJsonl(store, out, filter);
-        if (options.out) {
-          out.end();
-          await once(out, 'finish');
-        }
-      }, { mustExist: true });
-    });
+    .option('--kind <kind>', `record kind (repeatable): ${AUDIT_KINDS.join(', ')}`, collect, [])
+    .action(
+      async (options: { format: string; out?: string; from?: string; to?: string; session?: string; principal?: string; connection?: string; effect?: string; kind: string[] }) => {
+        if (options.format !== 'jsonl' && options.format !== 'ocsf') throw new CliError(`--format must be jsonl or ocsf (got "${options.format}")`);
+        if (options.effect !== undefined && !['allow', 'deny', 'review'].includes(options.effect)) throw new CliError('--effect must be allow, deny or review');
+        const kinds = options.kind.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean);
+        for (const k of kinds) if (!(AUDIT_KINDS as readonly string[]).includes(k)) throw new CliError(`--kind must be one of ${AUDIT_KINDS.join(', ')} (got "${k}")`);
+        const from = options.from !== undefined ? parseTime(options.from, '--from') : undefined;
+        const to = options.to !== undefined ? parseTime(options.to, '--to') : undefined;
+        if (from && to && from.getTime() >= to.getTime()) throw new CliError('--from must be before --to');
+        await withStore(
+          configOption(),
+          async (store, loaded) => {
+            const out: Writable = options.out ? createWriteStream(options.out, { mode: 0o600 }) : process.stdout;
+            const connections = new Map(Object.entries(loaded.config.connections).map(([name, c]) => [name, c.kind as string]));
+            await writeAuditExport(store, out, {
+              format: options.format as ExportFormat,
+              ...(options.session ? { session: options.session } : {}),
+              ...(options.principal ? { principal: options.principal } : {}),
+              ...(options.connection ? { connection: options.connection } : {}),
+              ...(options.effect ? { effect: options.effect } : {}),
+              ...(from ? { from } : {}),
+              ...(to ? { to } : {}),
+              ...(kinds.length > 0 ? { kinds } : {}),
+              ocsf: { connectionKind: (name) => connections.get(name), productVersion: cliVersion() },
+            });
+            if (options.out) {
+              out.end();
+              await once(out, 'finish');
+            }
+          },
+          { mustExist: true },
+        );
+      },
+    );
+}
+
+/** An ISO 8601 date or time, or a duration back from now (`24h`, `30d`). */
+function parseTime(text: string, option: string): Date {
+  try {
+    return new Date(Date.now() - parseDuration(text));
+  } catch {
+    // not a duration
+  }
+  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(text.trim())) {
+    throw new CliError(`${option} must be an ISO 8601 date or time (2026-05-01, 2026-05-01T12:00:00Z) or a duration ago (24h)`);
+  }
+  const time = new Date(text.trim());
+  if (Number.isNaN(time.getTime())) throw new CliError(`${option}: "${text}" is not a valid time`);
+  return time;
+}
+
+function cliVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '';
+  }
 }
 
 function parseHead(text: string): ChainHead {

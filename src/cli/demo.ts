@@ -176,7 +176,7 @@ Try, in another terminal:
   # a targeted write: held for review; approve it from a third terminal
   ${q("UPDATE orders SET status = '\\''refunded'\\'' WHERE id = 7")}
   ${cli} reviews list
-  ${cli} reviews approve <review id>
+  SLUICE_KEY=$ADMIN ${cli} reviews approve <review id>   # as demo-admin: the human an agent acts for cannot approve it
 
   # the same through the PostgreSQL door, with psql (the password is the key)
   PGPASSWORD=$AGENT psql "host=${pg.host} port=${pg.port} dbname=demo-db user=demo-agent sslmode=require" -c "SELECT name, email FROM customers LIMIT 3" -c "DELETE FROM orders"

@@ -6,11 +6,13 @@ import { registerAudit } from './audit.js';
 import { registerConfigCheck } from './config-check.js';
 import { describeError } from './context.js';
 import { registerDemo } from './demo.js';
+import { registerGrants } from './grants.js';
 import { registerKeys } from './keys.js';
 import { registerMask } from './mask.js';
 import { registerMcp } from './mcp.js';
 import { registerPolicyTest } from './policy-test.js';
 import { registerReviews } from './reviews.js';
+import { registerReveal } from './reveal.js';
 import { registerToken } from './token.js';
 import { registerUp } from './up.js';
 
@@ -30,9 +32,11 @@ export function buildProgram(): Command {
   registerPolicyTest(program, configOption);
   registerAnalyse(program);
   registerReviews(program, configOption);
+  registerGrants(program, configOption);
   registerAudit(program, configOption);
   registerMcp(program);
   registerMask(program, configOption);
+  registerReveal(program, configOption);
   for (const command of program.commands) command.exitOverride();
   return program;
 }

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { RE2JS } from 're2js';
 import { parseDuration, parseSize } from '../util/units.js';
 import { policyConfigSchema } from '../policy/schema.js';
+import { approvalRulesSchema, approvalsExtraDefaults, approvalsExtraShape, checkApprovalRuleNames } from '../approvals/config.js';
 
 /** Names of identities, connections, groups and profiles. */
 export const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
@@ -145,6 +146,25 @@ export const mcpConnectionSchema = z
       .optional(),
     /** http: headers sent with every request (e.g. Authorization), secrets by reference. */
     headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'header names use letters, digits and "-"'), valueOrSecret).default({}),
+    /**
+     * http: an OAuth 2.0 access token from the client-credentials grant, sent as
+     * `Authorization: Bearer` and refreshed before it expires. The secret is by reference.
+     */
+    oauth: z
+      .object({
+        token_url: z
+          .string()
+          .refine((text) => URL.canParse(text) && /^https?:$/.test(new URL(text).protocol), { message: 'token_url must be an http:// or https:// URL' }),
+        client_id: z.string().min(1),
+        client_secret: secretRefSchema,
+        /** client_secret_basic (HTTP Basic, the default) or client_secret_post (in the form body). */
+        auth_method: z.enum(['basic', 'post']).default('basic'),
+        scope: z.string().min(1).optional(),
+        audience: z.string().min(1).optional(),
+        resource: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
     /** Longest a tool call may take upstream. */
     timeout: timerDuration.default(60_000),
     /** Restart back-off after the upstream dies or cannot be reached: first wait, doubling up to max. */
@@ -161,6 +181,7 @@ export const mcpConnectionSchema = z
       if (!c.command) ctx.addIssue({ code: 'custom', path: ['command'], message: 'transport stdio needs command (the program that runs the MCP server)' });
       if (c.url !== undefined) ctx.addIssue({ code: 'custom', path: ['url'], message: 'url is only for transport http' });
       if (Object.keys(c.headers).length > 0) ctx.addIssue({ code: 'custom', path: ['headers'], message: 'headers are only for transport http' });
+      if (c.oauth) ctx.addIssue({ code: 'custom', path: ['oauth'], message: 'oauth is only for transport http' });
     } else {
       if (!c.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'transport http needs url (the server\'s streamable HTTP endpoint)' });
       for (const key of ['command', 'cwd'] as const) {
@@ -168,6 +189,9 @@ export const mcpConnectionSchema = z
       }
       if (c.args.length > 0) ctx.addIssue({ code: 'custom', path: ['args'], message: 'args are only for transport stdio' });
       if (c.env.allow.length > 0 || Object.keys(c.env.set).length > 0) ctx.addIssue({ code: 'custom', path: ['env'], message: 'env is only for transport stdio' });
+      if (c.oauth && Object.keys(c.headers).some((h) => h.toLowerCase() === 'authorization')) {
+        ctx.addIssue({ code: 'custom', path: ['oauth'], message: 'oauth sets the Authorization header; remove it from headers' });
+      }
     }
   });
 
@@ -271,6 +295,70 @@ export const MCP_LISTENER_DEFAULTS = {
   session_idle_timeout: 3_600_000,
 } as const satisfies z.output<typeof mcpListenerSchema>;
 
+// --- audit.stream and the checkpoint anchor webhook (docs/audit-stream.md) ---
+const headerValues = z.record(
+  z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'a header name must be an HTTP token'),
+  z.union([z.string(), secretRefSchema]),
+);
+const auditWebhookSchema = z
+  .object({
+    url: z.string().regex(/^https?:\/\/\S+$/i, 'url must be an http:// or https:// URL'),
+    /** HMAC-SHA256 key for the X-Sluice-Signature header. */
+    secret: secretRefSchema.optional(),
+    /** Extra headers; values given by reference are secrets. */
+    headers: headerValues.default({}),
+    timeout: timerDuration.default(10_000),
+  })
+  .strict();
+const AUDIT_RECORD_KINDS = ['decision', 'outcome', 'review', 'key', 'reveal', 'checkpoint', 'config', 'system'] as const;
+const streamCommon = {
+  /** `ocsf` (default): OCSF 1.3 events; `jsonl`: the records as `sluice audit export` writes them. */
+  format: z.enum(['ocsf', 'jsonl']).default('ocsf'),
+  /** Only these record kinds (default: all). */
+  kinds: z.array(z.enum(AUDIT_RECORD_KINDS)).min(1).optional(),
+  /** Records per batch. */
+  batch: z.number().int().min(1).max(10_000).default(500),
+  /** Where a new target starts: the first record (default) or the head at its first start. */
+  start: z.enum(['beginning', 'end']).default('beginning'),
+};
+const streamTargetSchema = z.discriminatedUnion('kind', [
+  auditWebhookSchema.extend({ kind: z.literal('webhook'), ...streamCommon }).strict(),
+  z
+    .object({
+      kind: z.literal('syslog'),
+      address: z.string().regex(/^(\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'address must be HOST:PORT'),
+      /** RFC 5424 over TCP (octet-counting framing) or UDP. */
+      transport: z.enum(['tcp', 'udp']).default('tcp'),
+      /** Syslog facility number (default 13, log audit). */
+      facility: z.number().int().min(0).max(23).default(13),
+      app_name: z.string().regex(/^[\x21-\x7e]{1,48}$/, 'app_name is 1-48 printable ASCII characters without spaces').default('sluice'),
+      /** Longest message; longer ones are cut (default: none over TCP, 65000 bytes over UDP). */
+      max_message: size.optional(),
+      timeout: timerDuration.default(10_000),
+      ...streamCommon,
+    })
+    .strict(),
+]);
+const auditStreamSchema = z
+  .object({
+    /** File keeping each target's last delivered seq. Default: beside an embedded store; required with PostgreSQL. */
+    state: z.string().min(1).optional(),
+    /** How often an idle target looks for new records. */
+    poll_interval: timerDuration.refine((ms) => ms >= 10, { message: 'poll_interval must be at least 10ms' }).default(1000),
+    /** Back-off after a failed batch: from initial, doubling up to max; retried until delivered. */
+    retry: z
+      .object({ initial: timerDuration.default(1000), max: timerDuration.default(300_000) })
+      .strict()
+      .refine((r) => r.initial <= r.max, { message: 'retry.initial must not be longer than retry.max' })
+      .default({ initial: 1000, max: 300_000 }),
+    /** /readyz warns when a target is more than this many records behind. */
+    lag_warning: z.number().int().min(1).default(10_000),
+    targets: z.record(name('stream target name'), streamTargetSchema).default({}),
+  })
+  .strict();
+export type AuditStreamConfig = z.infer<typeof auditStreamSchema>;
+export type AuditStreamTargetConfig = z.infer<typeof streamTargetSchema>;
+
 const address = z.string().regex(/^(\[[0-9a-f:]+\]|[a-z0-9.-]+):\d{1,5}$/i, 'address must be HOST:PORT, e.g. 127.0.0.1:8080');
 
 export const configSchema = z
@@ -352,9 +440,21 @@ export const configSchema = z
         /** Key for placeholders and hashes (HMAC, at least 16 bytes). Without one, a random key per process. */
         key: secretRefSchema.optional(),
         profiles: z.record(name('masking profile name'), maskingProfileSchema).default({}),
+        /** The placeholder vault (docs/masking.md); without a key here or in SLUICE_VAULT_KEY, placeholders are one-way. */
+        vault: z
+          .object({
+            /** AES-256-GCM key: 32 bytes in base64 (`openssl rand -base64 32`). */
+            key: secretRefSchema.optional(),
+            /** How long a mapping lives after its placeholder was last handed out. */
+            ttl: duration.refine((ms) => ms >= 1000, { message: 'ttl must be at least 1s' }).default(24 * 3_600_000),
+            /** Most mappings waiting to be written; beyond it new ones are not stored (their placeholders stay one-way). */
+            max_pending: z.number().int().min(1).max(1_000_000).default(10_000),
+          })
+          .strict()
+          .default({ ttl: 24 * 3_600_000, max_pending: 10_000 }),
       })
       .strict()
-      .default({ profiles: {} }),
+      .default({ profiles: {}, vault: { ttl: 24 * 3_600_000, max_pending: 10_000 } }),
     approvals: z
       .object({
         timeout: duration.default(15 * 60_000),
@@ -373,9 +473,12 @@ export const configSchema = z
               .strict(),
           )
           .default([]),
+        /** Review rules keyed by policy rule name, grants, destructive classes, the holder lease (approvals/config.ts). */
+        rules: approvalRulesSchema,
+        ...approvalsExtraShape,
       })
       .strict()
-      .default({ timeout: 15 * 60_000, approvers: ['admin'], notify: [] }),
+      .default({ timeout: 15 * 60_000, approvers: ['admin'], notify: [], rules: {}, ...approvalsExtraDefaults }),
     /** Short-lived Sluice tokens (`POST /v1/tokens`, `sluice token create`). */
     tokens: z
       .object({
@@ -406,19 +509,57 @@ export const configSchema = z
              * embedded store (`audit-signing.key`); required with a PostgreSQL store.
              */
             key: z.string().min(1).optional(),
-            /** Where each checkpoint is also appended (JSON lines), outside the store. */
-            anchor: z.object({ file: z.string().min(1) }).strict().optional(),
+            /** Where each checkpoint is also written, outside the store: a file (JSON lines) and/or a webhook. */
+            anchor: z
+              .object({
+                file: z.string().min(1).optional(),
+                /** Each checkpoint is POSTed here as an anchor line, retried until it is taken (docs/audit-stream.md). */
+                webhook: auditWebhookSchema.optional(),
+              })
+              .strict()
+              .refine((a) => a.file !== undefined || a.webhook !== undefined, { message: 'anchor needs a file, a webhook or both' })
+              .optional(),
           })
           .strict()
           .default({ enabled: true, every: 1000, interval: 60_000 }),
+        /** Delivery of audit records to a SIEM (docs/audit-stream.md). */
+        stream: auditStreamSchema.optional(),
+        /**
+         * Directory for shell session recordings (asciicast v2, audit/recording.ts), relative to
+         * the config file. Off when absent.
+         */
+        recordings: z.string().min(1).optional(),
+        /**
+         * Records older than this are pruned, up to a signed checkpoint (audit/retention.ts), at
+         * start and hourly. Off when absent.
+         */
+        retention: duration.refine((ms) => ms >= 60_000, { message: 'retention must be at least 1m' }).optional(),
+        /**
+         * The key file for keyed digests of parameter and masked values (audit/value-digest.ts;
+         * created with mode 0600 if missing; SLUICE_AUDIT_HMAC_KEY overrides). Default: beside an
+         * embedded store, or beside audit.checkpoint.key. Every node of a store must share it.
+         */
+        hmac_key: z.string().min(1).optional(),
       })
       .strict()
+      .refine((a) => a.retention === undefined || a.checkpoint.enabled, {
+        message: 'audit.retention prunes only up to signed checkpoints: it needs audit.checkpoint.enabled',
+        path: ['retention'],
+      })
       .default({ readers: ['admin', 'auditor'], checkpoint: { enabled: true, every: 1000, interval: 60_000 } }),
   })
   .strict()
   .refine((c) => !/^postgres(ql)?:\/\//i.test(c.store.url) || !c.audit.checkpoint.enabled || c.audit.checkpoint.key !== undefined, {
     message: 'with a PostgreSQL store, name the checkpoint signing key file (kept outside the database), or set audit.checkpoint.enabled: false',
     path: ['audit', 'checkpoint', 'key'],
-  });
+  })
+  .refine(
+    (c) =>
+      !/^postgres(ql)?:\/\//i.test(c.store.url) ||
+      c.audit.stream?.state !== undefined ||
+      (Object.keys(c.audit.stream?.targets ?? {}).length === 0 && !(c.audit.checkpoint.enabled && c.audit.checkpoint.anchor?.webhook)),
+    { message: 'with a PostgreSQL store, name the file that keeps the audit stream cursors (audit.stream.state)', path: ['audit', 'stream', 'state'] },
+  )
+  .superRefine((c, ctx) => checkApprovalRuleNames(c.approvals.rules, c.policy.rules, ctx));
 
 export type SluiceConfig = z.infer<typeof configSchema>;

@@ -14,11 +14,21 @@
 //
 // An upstream that dies or cannot be reached is restarted with back-off (doubling from
 // `restart.initial` to `restart.max`); meanwhile calls fail with `upstream_unavailable`.
+//
+// Notifications from the upstream: progress of a call goes to whoever watches that call (the
+// MCP door registers an observer on the call's AbortSignal, the one object the gate hands
+// through to `execute` unchanged); logging messages go to `onMessage` listeners. Both have the
+// injected secrets cut out here; the door masks them. Requests from the upstream to its
+// client (sampling, elicitation, roots) are refused: Sluice declares none of those
+// capabilities, and anything that asks anyway gets a JSON-RPC error saying why.
 import {
   Client,
+  ProtocolError,
+  ProtocolErrorCode,
   SdkHttpError,
   StreamableHTTPClientTransport,
   type CallToolResult,
+  type LoggingLevel,
   type Prompt,
   type Resource,
   type ResourceTemplateType,
@@ -28,11 +38,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { canonicalJson } from '../audit/canonical.js';
 import { forgetToolHints, parseUpstreamCommand, registerToolHints, type ToolHints } from '../analyse/mcp.js';
 import { log } from '../util/log.js';
+import { ClientCredentials, type ClientCredentialsOptions } from './mcp-oauth.js';
 import type { ColumnInfo, Connector, ExecutionContext, ExecutionResult } from './connector.js';
 
 export type McpTransportOptions =
   | { kind: 'stdio'; command: string; args: readonly string[]; env: Record<string, string>; cwd: string }
-  | { kind: 'http'; url: string; headers: Record<string, string> };
+  | { kind: 'http'; url: string; headers: Record<string, string>; oauth?: Omit<ClientCredentialsOptions, 'onToken'> };
 
 export interface McpConnectorOptions {
   /** The connection's name, for logs and messages. */
@@ -41,8 +52,12 @@ export interface McpConnectorOptions {
   /** Longest a tool call may take. */
   timeoutMs: number;
   restart: { initialMs: number; maxMs: number };
-  /** Injected values; binary results that contain one are withheld (text is redacted by the gate). */
-  secrets: readonly string[];
+  /**
+   * Injected values; binary results that contain one are withheld (text is redacted by the
+   * gate). The gate reads the same array: the connector adds the OAuth access tokens it
+   * obtains (and drops them again two tokens later).
+   */
+  secrets: string[];
   /** Client version sent in initialize. */
   version?: string;
 }
@@ -71,6 +86,56 @@ export function renderResourceRead(uri: string): string {
 
 export type UpstreamListKind = 'tools' | 'prompts' | 'resources';
 
+/** A progress notification of an upstream call, secrets cut out. */
+export interface UpstreamProgress {
+  progress: number;
+  total?: number;
+  message?: string;
+}
+
+/** A logging message (notifications/message) of an upstream server, secrets cut out. */
+export interface UpstreamLogMessage {
+  level: LoggingLevel;
+  logger?: string;
+  data: unknown;
+}
+
+/** Who wants to hear about one running call. */
+export interface UpstreamCallObserver {
+  progress?(update: UpstreamProgress): void;
+}
+
+// Keyed by the call's AbortSignal: the door creates one per call and the gate passes it to
+// execute() as it is, so no other call can be confused with this one.
+const callObservers = new WeakMap<AbortSignal, UpstreamCallObserver>();
+
+/** Watches the upstream call made with this signal; returns the function that stops watching. */
+export function observeUpstreamCall(signal: AbortSignal, observer: UpstreamCallObserver): () => void {
+  callObservers.set(signal, observer);
+  return () => {
+    if (callObservers.get(signal) === observer) callObservers.delete(signal);
+  };
+}
+
+/** Why Sluice answers an upstream's request to its client with an error. */
+export function refusedClientRequest(method: string): string {
+  return `Sluice does not pass ${method} requests from upstream MCP servers on to the agent: they would reach the agent's model or user around the gate and its audit. Do the work in the tool, or ask the agent to call another tool.`;
+}
+
+/** Every string in a JSON value with the secrets cut out. */
+function redactDeep(value: unknown, secrets: readonly string[], depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value, secrets);
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, secrets, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, redactDeep(item, secrets, depth + 1)]));
+}
+
+function redactText(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length >= 4) out = out.split(secret).join('[secret]');
+  return out;
+}
+
 export class McpConnector implements Connector {
   readonly kind = 'mcp';
   #client: Client | undefined;
@@ -86,7 +151,10 @@ export class McpConnector implements Connector {
   #pid: number | null = null;
   #restarts = 0;
   readonly #listeners = new Set<(kind: UpstreamListKind) => void>();
+  readonly #messageListeners = new Set<(message: UpstreamLogMessage) => void>();
   readonly #waiters = new Set<() => void>();
+  #oauth: ClientCredentials | undefined;
+  readonly #tokens: string[] = [];
 
   constructor(private readonly options: McpConnectorOptions) {
     void this.connect();
@@ -133,6 +201,12 @@ export class McpConnector implements Connector {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Called for each logging message the upstream sends (secrets already cut out). */
+  onMessage(listener: (message: UpstreamLogMessage) => void): () => void {
+    this.#messageListeners.add(listener);
+    return () => this.#messageListeners.delete(listener);
+  }
+
   /** Resolves once the upstream is ready (or rejects after timeoutMs). */
   async ready(timeoutMs = CONNECT_TIMEOUT_MS): Promise<void> {
     if (this.#state === 'ready') return;
@@ -155,7 +229,16 @@ export class McpConnector implements Connector {
     if (!call) return { ok: false, error: { code: 'invalid_tool_call', message: 'the command is not a call of the form tool({...})' } };
     const client = this.#client;
     if (this.#state !== 'ready' || !client) return this.unavailable();
-    const options = { timeout: this.options.timeoutMs, ...(context.signal ? { signal: context.signal } : {}) };
+    const observer = context.signal ? callObservers.get(context.signal) : undefined;
+    const onprogress = observer?.progress
+      ? (update: { progress: number; total?: number; message?: string }) =>
+          observer.progress!({
+            progress: update.progress,
+            ...(update.total !== undefined ? { total: update.total } : {}),
+            ...(typeof update.message === 'string' ? { message: redactText(update.message, this.options.secrets) } : {}),
+          })
+      : undefined;
+    const options = { timeout: this.options.timeoutMs, ...(context.signal ? { signal: context.signal } : {}), ...(onprogress ? { onprogress } : {}) };
     try {
       if (call.op === 'prompt') {
         const args = Object.fromEntries(Object.entries(call.args).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
@@ -211,6 +294,23 @@ export class McpConnector implements Connector {
     client.setNotificationHandler('notifications/resources/list_changed', () => {
       if (this.#client === client) void this.refreshResources(client, true);
     });
+    client.setNotificationHandler('notifications/message', (notification) => {
+      if (this.#client !== client) return;
+      const { level, logger, data } = notification.params;
+      const message: UpstreamLogMessage = { level, ...(typeof logger === 'string' ? { logger: redactText(logger, this.options.secrets) } : {}), data: redactDeep(data, this.options.secrets) };
+      for (const listener of this.#messageListeners) {
+        try {
+          listener(message);
+        } catch (error) {
+          log.debug({ err: error }, 'MCP upstream message listener failed');
+        }
+      }
+    });
+    // Sampling, elicitation, roots: not declared, so SDK servers do not ask; any that asks anyway is told why not.
+    client.fallbackRequestHandler = (request) => {
+      log.warn({ connection: this.options.name, method: request.method }, 'refused a request from an upstream MCP server to its client');
+      return Promise.reject(new ProtocolError(ProtocolErrorCode.MethodNotFound, refusedClientRequest(request.method)));
+    };
     try {
       await client.connect(transport, { timeout: CONNECT_TIMEOUT_MS });
       if ((this.#state as UpstreamState) === 'closed') {
@@ -244,7 +344,8 @@ export class McpConnector implements Connector {
   private createTransport(): StdioClientTransport | StreamableHTTPClientTransport {
     const t = this.options.transport;
     if (t.kind === 'http') {
-      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: { ...t.headers } } });
+      if (t.oauth) this.#oauth ??= new ClientCredentials({ ...t.oauth, onToken: (token) => this.rememberToken(token) });
+      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: { ...t.headers } }, ...(this.#oauth ? { fetch: this.#oauth.fetch() } : {}) });
     }
     const transport = new StdioClientTransport({ command: t.command, args: [...t.args], env: t.env, cwd: t.cwd, stderr: 'pipe' });
     // Drained so a chatty server cannot block on a full pipe; logged at debug, secrets cut.
@@ -254,6 +355,22 @@ export class McpConnector implements Connector {
       log.debug({ connection: this.options.name, stderr: text }, 'MCP upstream stderr');
     });
     return transport;
+  }
+
+  /** Token requests made so far (OAuth client credentials); 0 without oauth. */
+  get tokenRequests(): number {
+    return this.#oauth?.requests ?? 0;
+  }
+
+  /** A new access token is a secret like the configured ones; the one before the last is forgotten. */
+  private rememberToken(token: string): void {
+    this.#tokens.push(token);
+    this.options.secrets.push(token);
+    while (this.#tokens.length > 2) {
+      const old = this.#tokens.shift()!;
+      const at = this.options.secrets.lastIndexOf(old);
+      if (at >= 0) this.options.secrets.splice(at, 1);
+    }
   }
 
   private lost(client: Client, reason: string): void {
@@ -342,6 +459,7 @@ export class McpConnector implements Connector {
     const client = this.#client;
     this.#client = undefined;
     this.#listeners.clear();
+    this.#messageListeners.clear();
     await client?.close().catch(() => undefined);
   }
 }

@@ -28,6 +28,7 @@ import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import type { Connector, ExecutionContext, ExecutionResult } from './connector.js';
+import { OutputTimeline, attachOutputTiming } from './output-timing.js';
 import { terminateSession } from './process-session.js';
 
 export interface ShellConnectorOptions {
@@ -178,8 +179,10 @@ async function runCommand(command: string, o: RunOptions): Promise<ExecutionResu
     void stopSession();
   };
 
+  // When output arrived, for session recordings (audit.recordings); times and counts only.
+  const timeline = new OutputTimeline();
   const onData = (buffer: CappedBuffer) => (chunk: Buffer) => {
-    buffer.push(chunk);
+    timeline.note(buffer === stdout ? 'stdout' : 'stderr', buffer.push(chunk));
     if (stdout.total + stderr.total > o.hardLimit) stop('output_limit');
   };
   child.stdout.on('data', onData(stdout));
@@ -230,6 +233,7 @@ async function runCommand(command: string, o: RunOptions): Promise<ExecutionResu
     truncated,
     timedOut: stopReason === 'timeout',
   };
+  attachOutputTiming(result, timeline.finish());
   if (stopReason === 'timeout') {
     result.error = { code: 'timeout', message: `the command did not finish within ${o.timeoutMs} ms and was killed` };
   } else if (stopReason === 'aborted') {
@@ -258,21 +262,24 @@ class CappedBuffer {
 
   constructor(private readonly limit: number) {}
 
-  push(chunk: Buffer): void {
+  /** Keeps what fits and returns the part kept. */
+  push(chunk: Buffer): Buffer {
     this.total += chunk.length;
     const room = this.limit - this.kept;
     if (room <= 0) {
       if (chunk.length > 0) this.truncated = true;
-      return;
+      return chunk.subarray(0, 0);
     }
     if (chunk.length > room) {
-      this.chunks.push(chunk.subarray(0, room));
+      const kept = chunk.subarray(0, room);
+      this.chunks.push(kept);
       this.kept += room;
       this.truncated = true;
-    } else {
-      this.chunks.push(chunk);
-      this.kept += chunk.length;
+      return kept;
     }
+    this.chunks.push(chunk);
+    this.kept += chunk.length;
+    return chunk;
   }
 
   text(): string {

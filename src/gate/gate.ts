@@ -8,6 +8,7 @@ import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/revi
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
 import { redactKnownSecrets } from '../masking/known-secrets.js';
+import type { DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
 import type { ReviewRecord } from '../store/store.js';
 import { newUuid } from '../util/ids.js';
 import type { Action, ConnectionRef, Decision, Intent, PolicyDecider, Principal } from './types.js';
@@ -28,11 +29,25 @@ export interface GateDependencies {
   /** The current policy; a function so that reloads take effect without restarting doors. */
   policy: () => PolicyDecider;
   analysers: ReadonlyMap<string, Analyser>;
-  audit: AuditAppender;
+  /** `record`, when there, stores a record without waiting for its row (the ledger's journal). */
+  audit: AuditAppender & { record?(draft: AuditDraft): Promise<void> };
   reviews: ReviewHook;
   connection: (name: string) => GateConnection | undefined;
   maskingProfiles: ReadonlyMap<string, CompiledMaskingProfile>;
   observer?: GateObserver;
+  /** Swaps placeholders for their values where the deciding rule allows it (masking/detokenise.ts). */
+  detokeniser?: Detokeniser;
+  /** Keeps a recording of what the caller is shown (audit.recordings, audit/recording.ts). */
+  recorder?: OutputRecorder;
+}
+
+/**
+ * Called with a command's result after redaction and masking, i.e. exactly what the caller
+ * gets; what it returns (where the recording is, its hash) goes into the outcome record's
+ * `detail.recording`. A recording that fails says so in what it returns.
+ */
+export interface OutputRecorder {
+  record(action: Action, result: ExecutionResult): Promise<Record<string, unknown> | undefined>;
 }
 
 export interface GateObserver {
@@ -261,7 +276,7 @@ export class Gate {
     if (admission.status !== 'allowed') throw new Error('complete() is only for allowed admissions');
     const { action, decision, review } = admission;
     try {
-      await this.deps.audit.append(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
+      await this.store(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
     } catch (error) {
       // Unlike a failed decision record, the command has run: say so, so nobody retries a
       // write that already happened.
@@ -291,7 +306,10 @@ export class Gate {
     const started = performance.now();
     let result: ExecutionResult;
     try {
-      result = await connection.connector.execute(action.command, {
+      // The connector runs the command with placeholders' values in (when the rule allows it);
+      // the audit records keep the command as sent.
+      const run = await this.detokenise(action, decision, connection.language);
+      result = !run.ok ? { ok: false, error: run.error } : await connection.connector.execute(run.command, {
         session: action.session,
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -305,13 +323,23 @@ export class Gate {
 
     let masked: MaskReport | undefined;
     if (admission.masking.kind === 'missing') {
-      // A named profile that does not exist must not leak data: withhold rows.
-      result = { ...result, rows: [], error: { code: 'masking_error', message: `masking profile "${admission.masking.name}" is not defined` } };
+      // A named profile that does not exist must not leak data: withhold everything the
+      // command returned (rows, output, content), keeping only whether and how it ended.
+      result = {
+        ok: false,
+        ...(result.rowCount !== undefined ? { rowCount: result.rowCount } : {}),
+        ...(result.exitCode !== undefined ? { exitCode: result.exitCode } : {}),
+        error: { code: 'masking_error', message: `masking profile "${admission.masking.name}" is not defined; the result is withheld` },
+      };
     } else if (admission.masking.kind === 'profile') {
       ({ result, report: masked } = maskResult(result, admission.masking.profile));
     }
 
-    await this.complete(admission, { result, durationMs, ...(masked ? { masked } : {}), ...(secretsRedacted ? { secretsRedacted } : {}) });
+    // The recording holds the masked result; the outcome record names it (detail.recording).
+    // A recorder that throws must not cost the outcome record: the failure goes into it instead.
+    const recording = await this.deps.recorder?.record(action, result).catch((error: unknown) => ({ error: (error as Error).message }));
+    const recorded = recording ? { ...admission, action: { ...action, detail: { ...action.detail, recording } } } : admission;
+    await this.complete(recorded, { result, durationMs, ...(masked ? { masked } : {}), ...(secretsRedacted ? { secretsRedacted } : {}) });
     return {
       action,
       decision,
@@ -321,6 +349,21 @@ export class Gate {
       ...(review ? { review } : {}),
       ...(masked ? { masked } : {}),
     };
+  }
+
+  /** The review hook, for actions that are held without a connector (a reveal, masking/vault-reveal.ts). */
+  get reviews(): ReviewHook {
+    return this.deps.reviews;
+  }
+
+  /**
+   * The text to hand to the connector (or a door's upstream) for an allowed command: the command
+   * with the values of its placeholders in, when the deciding rule says `detokenise: true`, or a
+   * refusal to report instead of running it. Without a detokeniser the command as sent.
+   */
+  async detokenise(action: Action, decision: Decision, language: string): Promise<DetokeniseOutcome> {
+    if (!this.deps.detokeniser || decision.detokenise !== true) return { ok: true, command: action.command };
+    return this.deps.detokeniser.command(action, decision, language);
   }
 
   /** The masking that applies to an allowed command's results. */
@@ -333,9 +376,14 @@ export class Gate {
     return profile ? { kind: 'profile', profile: profile.forScope({ session: action.session, principal: action.principal.name }) } : { kind: 'missing', name };
   }
 
+  private store(draft: AuditDraft): Promise<unknown> {
+    const audit = this.deps.audit;
+    return audit.record ? audit.record(draft) : audit.append(draft);
+  }
+
   private async record(draft: AuditDraft): Promise<void> {
     try {
-      await this.deps.audit.append(draft);
+      await this.store(draft);
     } catch (error) {
       throw new GateError(
         'audit_unavailable',

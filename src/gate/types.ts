@@ -28,6 +28,8 @@ export const INTENT_CLASSES = [
   'execute',
   'admin',
   'privilege',
+  /** Asking to see the value behind a placeholder (`POST /v1/reveal`); never produced by an analyser. */
+  'reveal',
   'unknown',
 ] as const;
 export type IntentClass = (typeof INTENT_CLASSES)[number];
@@ -126,6 +128,8 @@ export interface Decision {
   reason: string;
   /** Masking profile the deciding rule names, if any. */
   mask?: string;
+  /** The deciding rule lets placeholders in the command be swapped for their values (masking/detokenise.ts). */
+  detokenise?: boolean;
   /** Every rule that matched, in policy order, for explanations. */
   matched: { rule: string; effect: Effect }[];
 }

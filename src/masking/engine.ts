@@ -7,9 +7,10 @@ import { compileCustomRule, type CustomTextRule } from './detectors/custom.js';
 import { scanEmail } from './detectors/email.js';
 import { scanIban } from './detectors/iban.js';
 import { scanIpv4, scanIpv6 } from './detectors/ip.js';
-import { scanAddress, scanDateOfBirth, scanName } from './detectors/labelled.js';
+import { KeywordScanner } from './detectors/anchors.js';
+import { LABEL_KEYWORDS, scanAddress, scanDateOfBirth, scanName } from './detectors/labelled.js';
 import { scanPhone } from './detectors/phone.js';
-import { scanAssignments, scanSecretRules } from './detectors/secrets.js';
+import { scanAssignments, scanSecretRules, secretKeywords } from './detectors/secrets.js';
 import { scanSsn } from './detectors/ssn.js';
 import { placeholderSpans, type Placeholders } from './placeholder.js';
 import type { Candidate, Finding, MaskTextResult, PlaceholderSink, Replacement } from './types.js';
@@ -57,11 +58,18 @@ export interface EngineOptions {
 
 export class MaskingEngine {
   private readonly detectors: Detector[] = [];
+  /** The keywords of the enabled detectors, found in one pass over a text. */
+  private readonly keywords: KeywordScanner | undefined;
 
   constructor(readonly options: EngineOptions) {
     // In a fixed order: the phone detector skips what the checksummed ones already found.
     for (const type of DETECTOR_ORDER) if (options.types.has(type)) this.detectors.push(...BUILTIN_DETECTORS[type]!);
     options.custom.forEach((rule, i) => this.detectors.push(...compileCustomRule(rule, i)));
+    const keywords = [
+      ...(options.types.has('secret') ? secretKeywords() : []),
+      ...(['dob', 'name', 'address'].some((type) => options.types.has(type)) ? LABEL_KEYWORDS : []),
+    ];
+    this.keywords = keywords.length > 0 ? new KeywordScanner(keywords) : undefined;
   }
 
   /** Whether any detector looks at content. */
@@ -72,7 +80,7 @@ export class MaskingEngine {
   /** Non-overlapping candidates in text order. Placeholders already in the text are left alone. */
   detect(text: string): Candidate[] {
     if (text.length === 0 || this.detectors.length === 0) return [];
-    const ctx = new ScanContext(text, this.options.region);
+    const ctx = new ScanContext(text, this.options.region, this.keywords);
     const found: Candidate[] = [];
     for (const detector of this.detectors) detector(ctx, found);
     if (found.length === 0) return found;

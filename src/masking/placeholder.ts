@@ -10,7 +10,8 @@
 // and join on masked values, and nothing needs to be stored for that. The key must be
 // secret: with it, a guess of a low-entropy value (an SSN) could be checked against a
 // placeholder.
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { HmacSha256 } from './hmac.js';
 
 const ALPHABET = 'bcdfghjkmnpqrstv';
 const TOKEN_LENGTH = 14;
@@ -23,14 +24,19 @@ export function typeLabel(type: string): string {
   return type.toUpperCase().replace(/[^A-Z0-9]+/g, '_').replace(/^_+|_+$/g, '') || 'VALUE';
 }
 
-function letters(digest: Buffer, count: number): string {
+/** Two letters per byte, looked up (a placeholder is made per masked value). */
+const PAIRS = Array.from({ length: 256 }, (_, byte) => ALPHABET[byte >> 4]! + ALPHABET[byte & 15]!);
+
+function letters(digest: Uint8Array, count: number): string {
   let out = '';
-  for (let i = 0; out.length < count; i++) {
-    const byte = digest[i]!;
-    out += ALPHABET[byte >> 4]! + ALPHABET[byte & 15]!;
-  }
-  return out.slice(0, count);
+  for (let i = 0; out.length < count; i++) out += PAIRS[digest[i]!]!;
+  return out.length > count ? out.slice(0, count) : out;
 }
+
+/** Values remembered per placeholder cache generation; two generations make a cheap LRU. */
+const CACHE_SIZE = 4096;
+/** Longer inputs (a whole text column) are not cached: the cache stays under a few MB. */
+const MAX_CACHED = 256;
 
 /** A key for placeholders when none is configured: stable for this process only. */
 let processKey: Buffer | undefined;
@@ -39,23 +45,54 @@ export function defaultPlaceholderKey(): Buffer {
 }
 
 export class Placeholders {
-  private readonly key: Buffer;
+  private readonly hmac: HmacSha256;
+  private readonly digest = new Uint8Array(32);
+  private readonly labels = new Map<string, string>();
+  // Recently made placeholders and hashes by their HMAC input: a repeated value (a status,
+  // a customer's email on every order row) costs a Map lookup instead of an HMAC. Bounded:
+  // the older generation is dropped when the newer fills up.
+  private recent = new Map<string, string>();
+  private older = new Map<string, string>();
 
   constructor(key?: Buffer | string) {
-    this.key = key === undefined ? defaultPlaceholderKey() : Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
-    if (this.key.length < 16) throw new Error('the masking key must be at least 16 bytes');
+    const bytes = key === undefined ? defaultPlaceholderKey() : Buffer.isBuffer(key) ? key : Buffer.from(key, 'utf8');
+    if (bytes.length < 16) throw new Error('the masking key must be at least 16 bytes');
+    this.hmac = new HmacSha256(bytes);
   }
 
   /** The placeholder for a value of a type within a scope ("session:ID", "agent:NAME", "global"). */
   placeholder(scope: string, type: string, value: string): string {
-    const digest = createHmac('sha256', this.key).update(`p\0${scope}\0${type}\0${value}`).digest();
-    return `SLUICE_${typeLabel(type)}_${letters(digest, TOKEN_LENGTH)}`;
+    let label = this.labels.get(type);
+    if (label === undefined) {
+      label = `SLUICE_${typeLabel(type)}_`;
+      if (this.labels.size < 1024) this.labels.set(type, label);
+    }
+    return this.cached(`p\0${scope}\0${type}\0${value}`, label, TOKEN_LENGTH);
   }
 
   /** A keyed one-way hash (not reversible, the same in every scope): `hash_` and 16 letters. */
   hash(type: string, value: string): string {
-    const digest = createHmac('sha256', this.key).update(`h\0${type}\0${value}`).digest();
-    return `hash_${letters(digest, 16)}`;
+    return this.cached(`h\0${type}\0${value}`, 'hash_', 16);
+  }
+
+  private cached(input: string, prefix: string, count: number): string {
+    if (input.length > MAX_CACHED) {
+      this.hmac.digest(input, this.digest);
+      return prefix + letters(this.digest, count);
+    }
+    let out = this.recent.get(input);
+    if (out !== undefined) return out;
+    out = this.older.get(input);
+    if (out === undefined) {
+      this.hmac.digest(input, this.digest);
+      out = prefix + letters(this.digest, count);
+    }
+    if (this.recent.size >= CACHE_SIZE) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(input, out);
+    return out;
   }
 }
 

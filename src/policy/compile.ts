@@ -6,7 +6,7 @@
 // Combining: every rule in scope whose condition holds matches; deny beats review beats
 // allow; among matches with the winning effect the first in policy order decides. No match
 // means deny. A condition that fails to evaluate makes its rule match as a deny (fail closed).
-import type { Action, Decision, Effect, PolicyDecider } from '../gate/types.js';
+import type { Action, Decision, Effect, Intent, PolicyDecider } from '../gate/types.js';
 import { activationToJSON, buildActivation, compileCondition, type Activation, type Condition } from './cel.js';
 import { describeIntent } from './describe.js';
 import { PolicyError, formatPath, type PathSegment, type PolicyIssue } from './errors.js';
@@ -27,6 +27,8 @@ export interface CompiledRule {
   /** The configured reason, or one made from the name and effect. */
   readonly reason: string;
   readonly mask?: string;
+  /** Placeholders in an allowed command are swapped for their values. */
+  readonly detokenise?: boolean;
   readonly description?: string;
   /** The whole condition as CEL text (scope conditions of a preset entry included); absent = always. */
   readonly when?: string;
@@ -101,6 +103,16 @@ function errorText(e: unknown): string {
   return (msg.split('\n')[0] ?? msg).trim();
 }
 
+/** Variables that can differ between commands of one cached Intent (see CompiledPolicy.decide). */
+const UNCACHEABLE_VARIABLE = /\b(command|args|time)\b/;
+
+interface CachedDecision {
+  session: string;
+  connection: Action['connection'];
+  door: string;
+  decision: Decision;
+}
+
 export class CompiledPolicy implements PolicyDecider {
   /** The rules in policy order, after preset expansion. */
   readonly rules: readonly CompiledRule[];
@@ -108,6 +120,14 @@ export class CompiledPolicy implements PolicyDecider {
   readonly #conditions: readonly Condition[];
   readonly #conditionText: readonly string[];
   readonly #candidates = new Map<string, Int32Array>();
+  /**
+   * Decisions for cached (frozen, shared) Intents, per principal object: a door session asks
+   * about the same statement shapes again and again. Used only when no condition reads what
+   * differs between two commands of one shape or over time (`command`, `args`, `time`);
+   * the session, connection and door are compared on every hit.
+   */
+  readonly #cacheable: boolean;
+  readonly #decisions = new WeakMap<object, WeakMap<Intent, CachedDecision>>();
 
   /** Use compilePolicy(); the constructor trusts its input. */
   constructor(impls: RuleImpl[], conditions: Condition[], conditionText: string[]) {
@@ -115,12 +135,26 @@ export class CompiledPolicy implements PolicyDecider {
     this.#conditions = conditions;
     this.#conditionText = conditionText;
     this.rules = Object.freeze(impls.map((r) => r.info));
+    this.#cacheable = !conditionText.some((text) => UNCACHEABLE_VARIABLE.test(text));
   }
 
   /** Never throws: any failure inside is a deny naming `policy-error`. */
   decide(action: Action): Decision {
     try {
-      return this.#run(action, undefined).decision;
+      const intent = action.intent;
+      const cacheable = this.#cacheable && typeof intent === 'object' && intent !== null && Object.isFrozen(intent) && typeof action.principal === 'object' && action.principal !== null;
+      if (cacheable) {
+        const hit = this.#decisions.get(action.principal)?.get(intent);
+        if (hit && hit.session === action.session && hit.connection === action.connection && hit.door === action.door) return hit.decision;
+      }
+      const decision = this.#run(action, undefined).decision;
+      if (cacheable) {
+        let perPrincipal = this.#decisions.get(action.principal);
+        if (!perPrincipal) this.#decisions.set(action.principal, (perPrincipal = new WeakMap()));
+        Object.freeze(decision.matched);
+        perPrincipal.set(intent, { session: action.session, connection: action.connection, door: action.door, decision: Object.freeze(decision) });
+      }
+      return decision;
     } catch (e) {
       return policyErrorDecision(e);
     }
@@ -242,6 +276,7 @@ export class CompiledPolicy implements PolicyDecider {
     const decision: Decision = { effect, rule: info.name, reason, matched };
     const mask = effect === 'deny' ? info.mask : (info.mask ?? firstMask(matchedRules, matched));
     if (mask !== undefined) decision.mask = mask;
+    if (effect !== 'deny' && info.detokenise === true) decision.detokenise = true;
     return { decision, activation };
   }
 
@@ -378,6 +413,7 @@ export function compilePolicy(input: CompilePolicyInput): CompiledPolicy {
         ...(r.description !== undefined && { description: r.description }),
         ...(r.when !== undefined && { when: r.when }),
         ...(r.mask !== undefined && { mask: r.mask }),
+        ...(r.detokenise === true && { detokenise: true }),
         ...(r.connections !== undefined && { connections: Object.freeze([...r.connections]) }),
         ...(r.doors !== undefined && { doors: Object.freeze([...r.doors]) }),
       },

@@ -49,6 +49,8 @@ const entryObject = z.strictObject({
   effect: z.enum(EFFECTS, { error: 'expected one of: allow, deny, review' }).optional(),
   reason: z.string().trim().min(1).max(1000).optional(),
   mask: z.string().min(1).optional(),
+  /** Placeholders in the command are swapped for their values before it runs (docs/masking.md). */
+  detokenise: z.boolean().optional(),
 });
 
 /** A rule written in full. */
@@ -65,6 +67,8 @@ export interface CustomRuleConfig {
   reason?: string;
   /** Masking profile name (checked against the masking profiles by the config module). */
   mask?: string;
+  /** Swap placeholders in the command for their values before it runs. */
+  detokenise?: boolean;
 }
 
 /** `- preset: NAME`, expanded into the preset's rules, narrowed by the optional scope. */
@@ -85,7 +89,7 @@ export function isPresetRule(r: RuleConfig): r is PresetRuleConfig {
   return 'preset' in r && r.preset !== undefined;
 }
 
-const PRESET_ONLY_FORBIDDEN = ['effect', 'reason', 'mask'] as const;
+const PRESET_ONLY_FORBIDDEN = ['effect', 'reason', 'mask', 'detokenise'] as const;
 
 export const ruleConfigSchema = entryObject
   .superRefine((r, ctx) => {

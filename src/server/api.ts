@@ -14,9 +14,10 @@ import type { Metrics } from './metrics.js';
 import { log } from '../util/log.js';
 import { newId } from '../util/ids.js';
 import { handleMcp } from '../doors/mcp/index.js';
+import { handleReveal } from './reveal.js';
 import { parseDuration } from '../util/units.js';
-import type { ApiKeyRecord, ReviewStatus } from '../store/store.js';
-import { ReviewError, approverRefusal, decideReview } from '../approvals/reviews.js';
+import type { ApiKeyRecord } from '../store/store.js';
+import { approvalRoute } from './approvals-api.js';
 
 export class ApiError extends Error {
   constructor(
@@ -103,10 +104,9 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
   try {
     // The MCP door (doors/mcp) answers its own errors in JSON-RPC form.
     if (url.pathname === '/mcp') return await handleMcp(runtime, req, res);
-    const decide = /^\/v1\/reviews\/([A-Za-z0-9_-]{1,100})\/(approve|reject)$/.exec(url.pathname);
-    if (decide) {
-      if (req.method !== 'POST') throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
-      return await decideReviewRoute(runtime, maxBody, req, res, decide[1]!, decide[2] === 'approve' ? 'approved' : 'rejected');
+    // Reviews and grants (server/approvals-api.ts).
+    if (url.pathname.startsWith('/v1/reviews') || url.pathname.startsWith('/v1/grants')) {
+      if (await approvalRoute(runtime, maxBody, req, res, url)) return;
     }
     switch (route) {
       case 'GET /healthz':
@@ -124,8 +124,8 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
         return await readAudit(runtime, req, url, res);
       case 'POST /v1/tokens':
         return await createToken(runtime, maxBody, req, res);
-      case 'GET /v1/reviews':
-        return await listReviewsRoute(runtime, req, url, res);
+      case 'POST /v1/reveal':
+        return await handleReveal(runtime, await authenticate(runtime, req), await readJson(req, maxBody), res);
       default:
         if (ROUTES.includes(url.pathname)) {
           throw new ApiError(405, 'method_not_allowed', `${req.method} is not allowed on ${url.pathname}`);
@@ -151,20 +151,25 @@ async function handle(runtime: Runtime, metrics: Metrics, maxBody: number, req: 
 
 async function ready(runtime: Runtime, res: ServerResponse): Promise<void> {
   try {
-    await runtime.store.auditHead();
+    const head = await runtime.store.auditHead();
     // Commands still run and are recorded while checkpoints fail, so the node stays ready; the
     // operator needs to know that the ledger is not being sealed or anchored meanwhile.
     const checkpointError = runtime.checkpoints?.lastError;
+    const warnings = [
+      ...(checkpointError ? [{ code: 'checkpoint_failing', message: `audit checkpoints are not being written: ${checkpointError}` }] : []),
+      // Likewise a SIEM target that fails or lags: records wait in the ledger and nothing is lost.
+      ...(runtime.stream?.warnings(head.seq) ?? []),
+    ];
     send(res, 200, {
       status: 'ready',
-      ...(checkpointError ? { warnings: [{ code: 'checkpoint_failing', message: `audit checkpoints are not being written: ${checkpointError}` }] } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
     });
   } catch {
     send(res, 503, { status: 'unavailable', error: { code: 'store_unavailable', message: 'the store cannot be reached' } });
   }
 }
 
-async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Principal> {
+export async function authenticate(runtime: Runtime, req: IncomingMessage): Promise<Principal> {
   return (await authenticateKey(runtime, req)).principal;
 }
 
@@ -190,7 +195,7 @@ async function authenticateKey(runtime: Runtime, req: IncomingMessage): Promise<
   }
 }
 
-async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown> {
+export async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;\s*charset=utf-8\s*)?$/i.test(type)) {
     throw new ApiError(415, 'unsupported_media_type', 'send the body as UTF-8 JSON with "Content-Type: application/json"');
@@ -218,7 +223,7 @@ async function readJson(req: IncomingMessage, maxBody: number): Promise<unknown>
   }
 }
 
-function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+export function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const details = parsed.error.issues.map((issue) => {
@@ -380,6 +385,9 @@ async function readAudit(runtime: Runtime, req: IncomingMessage, url: URL, res: 
     throw new ApiError(403, 'forbidden', `reading the audit log needs membership of one of: ${readers.join(', ')} (audit.readers)`);
   }
   const query = validate(auditQuery, Object.fromEntries(url.searchParams), 'query');
+  // Records the gate has journaled reach the store in batches: a reader sees everything
+  // recorded before its request.
+  await runtime.ledger.flush();
   const rows = await runtime.store.readAudit({
     limit: query.limit,
     descending: query.order === 'desc',
@@ -393,66 +401,14 @@ async function readAudit(runtime: Runtime, req: IncomingMessage, url: URL, res: 
   send(res, 200, { records: rows.map((row) => ({ seq: row.seq, hash: row.hash, prev_hash: row.prevHash, record: JSON.parse(row.body) as unknown })) });
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+export function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
 
-const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit', '/v1/tokens', '/v1/reviews'];
+const ROUTES = ['/healthz', '/readyz', '/metrics', '/v1/actions', '/v1/audit', '/v1/tokens', '/v1/reviews', '/v1/grants', '/v1/reveal'];
 
 function routeLabel(path: string): string {
   return ROUTES.includes(path) ? path : 'other';
-}
-
-const REVIEW_STATUSES = new Set(['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed']);
-
-/** Approvers see what waits for them (pending by default): who asks, for whom, the exact command. */
-async function listReviewsRoute(runtime: Runtime, req: IncomingMessage, url: URL, res: ServerResponse): Promise<void> {
-  const principal = await authenticate(runtime, req);
-  const approvers = runtime.loaded.config.approvals.approvers;
-  if (!principal.groups.some((g) => approvers.includes(g))) {
-    throw new ApiError(403, 'not_approver', `${principal.name} is not in an approver group (approvals.approvers: ${approvers.join(', ')})`);
-  }
-  const status = url.searchParams.get('status') ?? 'pending';
-  if (!REVIEW_STATUSES.has(status)) throw new ApiError(400, 'invalid_request', `status must be one of ${[...REVIEW_STATUSES].join(', ')}`);
-  const reviews = await runtime.store.listReviews({ status: status as ReviewStatus });
-  send(res, 200, {
-    reviews: reviews.map((r) => {
-      const action = r.action as { principal?: { name?: string; onBehalfOf?: string }; connection?: { name?: string }; command?: string; intent?: { class?: string; flags?: string[] } };
-      return {
-        id: r.id,
-        status: r.status,
-        created_at: r.createdAt,
-        expires_at: r.expiresAt,
-        principal: action.principal?.name ?? null,
-        on_behalf_of: action.principal?.onBehalfOf ?? null,
-        connection: action.connection?.name ?? null,
-        command: action.command ?? null,
-        intent: action.intent ? { class: action.intent.class ?? null, flags: action.intent.flags ?? [] } : null,
-        rule: r.rule,
-        reason: r.reason,
-        decided_by: r.decidedBy ?? null,
-      };
-    }),
-  });
-}
-
-const decideBody = z.object({ note: z.string().max(2000).optional() }).strict();
-
-/** A human approver decides a held command; the requester and the human behind an agent cannot. */
-async function decideReviewRoute(runtime: Runtime, maxBody: number, req: IncomingMessage, res: ServerResponse, id: string, verdict: 'approved' | 'rejected'): Promise<void> {
-  const principal = await authenticate(runtime, req);
-  const body = validate(decideBody, (await readJson(req, maxBody)) ?? {}, 'request body');
-  const review = await runtime.store.getReview(id);
-  if (!review) throw new ApiError(404, 'not_found', `no review with id ${id}`);
-  const refused = approverRefusal(review, principal, runtime.loaded.config.approvals.approvers);
-  if (refused) throw new ApiError(403, refused.code, refused.message);
-  try {
-    const decided = await decideReview(runtime.store, runtime.ledger, id, verdict, principal.name, body.note);
-    send(res, 200, { id: decided.id, status: decided.status, decided_by: decided.decidedBy ?? null, decided_at: decided.decidedAt ?? null });
-  } catch (error) {
-    if (error instanceof ReviewError) throw new ApiError(409, error.code, error.message);
-    throw error;
-  }
 }

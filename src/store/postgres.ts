@@ -11,9 +11,12 @@ import type {
   AuditRow,
   ChainHead,
   PreparedAuditRecord,
+  GrantRecord,
   ReviewRecord,
   ReviewStatus,
+  ReviewVote,
   Store,
+  VoteResult,
 } from './store.js';
 import { GENESIS_HEAD } from './store.js';
 import { StoreError, redactSecrets, redactUrl, urlSecrets } from './errors.js';
@@ -31,10 +34,13 @@ import {
   installationSecretFrom,
   jsonColumn,
   keyFromRaw,
-  reviewFromRaw,
   sealPrepared,
 } from './common.js';
 import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
+import { AUDIT_BASE, PRUNE_CHUNK, auditBaseSeq } from './audit-base.js';
+import { VAULT_COLUMNS, checkVaultEntries, checkVaultLookup, vaultEntryFromRaw } from './vault.js';
+import type { VaultEntry } from './store.js';
+import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, voteFromRaw } from './approvals-rows.js';
 
 export interface PostgresStoreOptions {
   /** postgres:// URL. Its password never appears in an error message. */
@@ -70,6 +76,17 @@ export class PostgresStore implements Store {
   private readonly auditLockKey: string;
   private readonly migrateLockKey: string;
   private closed = false;
+  /** The chain head after this store's last append: the next batch is sealed on it optimistically. */
+  private lastHead: ChainHead | undefined;
+  /** Batches left to append under the lock without trying the optimistic path (after a conflict). */
+  private lockedBatches = 0;
+  /** LISTEN/NOTIFY for settled reviews: one dedicated connection, opened on the first watcher. */
+  private readonly reviewChannel: string;
+  private readonly reviewWatchers = new Set<(reviewId: string) => void>();
+  private listenClient: pg.Client | undefined;
+  private listenStarting = false;
+  private listenRetry: NodeJS.Timeout | undefined;
+  private readonly listenOptions: pg.ClientConfig;
 
   constructor(options: PostgresStoreOptions) {
     if (!options || typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
@@ -97,6 +114,14 @@ export class PostgresStore implements Store {
       migrations: `${q}.schema_migrations`,
     };
     this.auditLockKey = lockKey(`sluice:audit:${schema}`);
+    // Channel names are identifiers (at most 63 bytes); a hash keeps one per schema within that.
+    this.reviewChannel = `sluice_reviews_${createHash('sha256').update(schema).digest('hex').slice(0, 16)}`;
+    this.listenOptions = {
+      connectionString: options.connectionString,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      keepAlive: true,
+      application_name: `${options.applicationName ?? 'sluice'}:listen`,
+    };
     this.migrateLockKey = lockKey(`sluice:migrate:${schema}`);
     try {
       this.pool = new pg.Pool({
@@ -182,6 +207,10 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    const listener = this.listenClient;
+    this.listenClient = undefined;
+    await listener?.end().catch(() => undefined);
     await this.pool.end();
   }
 
@@ -256,7 +285,7 @@ export class PostgresStore implements Store {
     checkReviewRecord(review);
     await this.query(
       'insertReview',
-      `INSERT INTO ${this.t.reviews} (${REVIEW_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12)`,
+      `INSERT INTO ${this.t.reviews} (${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)`,
       [
         review.id,
         review.actionId,
@@ -270,14 +299,17 @@ export class PostgresStore implements Store {
         review.decidedAt ?? null,
         review.decidedBy ?? null,
         review.note ?? null,
+        review.requirements ? jsonColumn(review.requirements, 'insertReview: requirements') : null,
+        review.holder ?? null,
+        review.heartbeatAt ?? null,
       ],
       `a review with id ${review.id} already exists`,
     );
   }
 
   async getReview(id: string): Promise<ReviewRecord | undefined> {
-    const rows = await this.rows('getReview', `SELECT ${REVIEW_COLUMNS} FROM ${this.t.reviews} WHERE id = $1`, [id]);
-    return rows[0] ? reviewFromRaw(rows[0]) : undefined;
+    const rows = await this.rows('getReview', `SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM ${this.t.reviews} WHERE id = $1`, [id]);
+    return rows[0] ? fullReviewFromRaw(rows[0]) : undefined;
   }
 
   async listReviews(filter?: { status?: ReviewStatus }): Promise<ReviewRecord[]> {
@@ -285,11 +317,11 @@ export class PostgresStore implements Store {
     const rows = filter?.status
       ? await this.rows(
           'listReviews',
-          `SELECT ${REVIEW_COLUMNS} FROM ${this.t.reviews} WHERE status = $1 ORDER BY created_at, id`,
+          `SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM ${this.t.reviews} WHERE status = $1 ORDER BY created_at, id`,
           [filter.status],
         )
-      : await this.rows('listReviews', `SELECT ${REVIEW_COLUMNS} FROM ${this.t.reviews} ORDER BY created_at, id`, []);
-    return rows.map(reviewFromRaw);
+      : await this.rows('listReviews', `SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM ${this.t.reviews} ORDER BY created_at, id`, []);
+    return rows.map(fullReviewFromRaw);
   }
 
   async settleReview(
@@ -302,50 +334,274 @@ export class PostgresStore implements Store {
     if (typeof update.decidedAt !== 'string') throw new StoreError('invalid', 'settleReview: decidedAt must be a string');
     // A compare-and-set: under READ COMMITTED the second of two concurrent updates waits for
     // the first, re-checks `status = from` on the new row version, and updates nothing.
+    // pg_notify in the same statement: held callers on every node wake when this commits.
     const res = await this.query(
       'settleReview',
-      `UPDATE ${this.t.reviews} SET status = $1, decided_at = $2, decided_by = COALESCE($3, decided_by), note = COALESCE($4, note) WHERE id = $5 AND status = $6`,
-      [update.status, update.decidedAt, update.decidedBy ?? null, update.note ?? null, id, from],
+      `WITH settled AS (UPDATE ${this.t.reviews} SET status = $1, decided_at = $2, decided_by = COALESCE($3, decided_by), note = COALESCE($4, note) WHERE id = $5 AND status = $6 RETURNING id) SELECT pg_notify($7, id) FROM settled`,
+      [update.status, update.decidedAt, update.decidedBy ?? null, update.note ?? null, id, from, this.reviewChannel],
     );
     return res.rowCount === 1;
+  }
+
+  async findReviews(commandHash: string): Promise<ReviewRecord[]> {
+    if (typeof commandHash !== 'string') throw new StoreError('invalid', 'findReviews: commandHash must be a string');
+    const rows = await this.rows(
+      'findReviews',
+      `SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM ${this.t.reviews} WHERE command_hash = $1 AND status IN ('pending', 'approved') ORDER BY created_at, id`,
+      [commandHash],
+    );
+    return rows.map(fullReviewFromRaw);
+  }
+
+  async listVotes(reviewId: string): Promise<ReviewVote[]> {
+    const rows = await this.rows('listVotes', `SELECT ${VOTE_COLUMNS} FROM ${this.t.schema}.review_votes WHERE review_id = $1 ORDER BY at, approver`, [
+      reviewId,
+    ]);
+    return rows.map(voteFromRaw);
+  }
+
+  async castVote(
+    vote: ReviewVote,
+    expectVotes: number,
+    settle?: { status: 'approved' | 'rejected'; decidedAt: string; decidedBy: string; note?: string },
+    grant?: GrantRecord,
+  ): Promise<VoteResult> {
+    checkVote(vote);
+    if (grant) checkGrant(grant);
+    const votes = `${this.t.schema}.review_votes`;
+    const result = await this.tx('castVote', async (c): Promise<VoteResult> => {
+      // FOR UPDATE serialises votes on one review across nodes: the next voter reads after this commits.
+      const row = await c.query<{ status: string }>(`SELECT status FROM ${this.t.reviews} WHERE id = $1 FOR UPDATE`, [vote.reviewId]);
+      if (row.rows[0]?.status !== 'pending') return 'not_pending';
+      const count = await c.query<{ n: string; mine: string }>(
+        `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE approver = $2) AS mine FROM ${votes} WHERE review_id = $1`,
+        [vote.reviewId, vote.approver],
+      );
+      if (Number(count.rows[0]?.n) !== expectVotes) return 'conflict';
+      if (Number(count.rows[0]?.mine) > 0) return 'duplicate';
+      await c.query(`INSERT INTO ${votes} (${VOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`, [
+        vote.reviewId,
+        vote.approver,
+        vote.verdict,
+        vote.at,
+        vote.note ?? null,
+        vote.grant ? jsonColumn(vote.grant, 'castVote: grant') : null,
+      ]);
+      if (settle) {
+        await c.query(
+          `UPDATE ${this.t.reviews} SET status = $1, decided_at = $2, decided_by = $3, note = COALESCE($4, note) WHERE id = $5 AND status = 'pending'`,
+          [settle.status, settle.decidedAt, settle.decidedBy, settle.note ?? null, vote.reviewId],
+        );
+        await c.query('SELECT pg_notify($1, $2)', [this.reviewChannel, vote.reviewId]);
+      }
+      if (grant) {
+        await c.query(
+          `INSERT INTO ${this.t.schema}.grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12::jsonb, NULL, NULL, 0, NULL)`,
+          [
+            grant.id,
+            grant.reviewId,
+            grant.scope,
+            grant.rule,
+            grant.principal,
+            grant.connection,
+            grant.session ?? null,
+            grant.pattern ?? null,
+            jsonColumn(grant.summary, 'castVote: grant summary'),
+            grant.createdAt,
+            grant.expiresAt,
+            jsonColumn(grant.grantedBy, 'castVote: grant grantedBy'),
+          ],
+        );
+      }
+      return 'cast';
+    });
+    return result;
+  }
+
+  async heartbeatReviews(holder: string, at: string): Promise<void> {
+    await this.query('heartbeatReviews', `UPDATE ${this.t.reviews} SET heartbeat_at = $1 WHERE holder = $2 AND status = 'pending'`, [at, holder]);
+  }
+
+  async cancelAbandonedReviews(staleBefore: string, at: string, note: string): Promise<ReviewRecord[]> {
+    // Every node sweeps; the status check makes each cancellation happen once.
+    const rows = await this.rows(
+      'cancelAbandonedReviews',
+      `WITH gone AS (UPDATE ${this.t.reviews} SET status = 'cancelled', decided_at = $2, note = $3 WHERE status = 'pending' AND holder IS NOT NULL AND heartbeat_at IS NOT NULL AND heartbeat_at COLLATE "C" < $1 RETURNING ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS}), told AS (SELECT pg_notify($4, id) FROM gone) SELECT gone.*, (SELECT COUNT(*) FROM told) FROM gone`,
+      [staleBefore, at, note, this.reviewChannel],
+    );
+    return rows.map(fullReviewFromRaw);
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const rows = await this.rows('getGrant', `SELECT ${GRANT_COLUMNS} FROM ${this.t.schema}.grants WHERE id = $1`, [id]);
+    return rows[0] ? grantFromRaw(rows[0]) : undefined;
+  }
+
+  async listGrants(filter: { activeAt?: string; principal?: string; connection?: string; rule?: string } = {}): Promise<GrantRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.activeAt !== undefined) {
+      params.push(filter.activeAt);
+      where.push(`revoked_at IS NULL AND expires_at COLLATE "C" > $${params.length}`);
+    }
+    for (const key of ['principal', 'connection', 'rule'] as const) {
+      if (filter[key] !== undefined) {
+        params.push(filter[key]);
+        where.push(`${key} = $${params.length}`);
+      }
+    }
+    const rows = await this.rows(
+      'listGrants',
+      `SELECT ${GRANT_COLUMNS} FROM ${this.t.schema}.grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id`,
+      params,
+    );
+    return rows.map(grantFromRaw);
+  }
+
+  async revokeGrant(id: string, at: string, by: string): Promise<boolean> {
+    const res = await this.query('revokeGrant', `UPDATE ${this.t.schema}.grants SET revoked_at = $1, revoked_by = $2 WHERE id = $3 AND revoked_at IS NULL`, [
+      at,
+      by,
+      id,
+    ]);
+    return res.rowCount === 1;
+  }
+
+  async useGrant(id: string, at: string): Promise<boolean> {
+    const res = await this.query(
+      'useGrant',
+      `UPDATE ${this.t.schema}.grants SET uses = uses + 1, last_used_at = $1 WHERE id = $2 AND revoked_at IS NULL AND expires_at COLLATE "C" > $1`,
+      [at, id],
+    );
+    return res.rowCount === 1;
+  }
+
+  watchReviews(listener: (reviewId: string) => void): () => void {
+    this.reviewWatchers.add(listener);
+    this.listen();
+    return () => this.reviewWatchers.delete(listener);
+  }
+
+  /**
+   * Opens the LISTEN connection; on failure or loss, tries again every second. Watchers are
+   * told `*` after each (re)connect, because notifications sent while it was down are lost.
+   */
+  private listen(): void {
+    if (this.closed || this.listenClient || this.listenStarting || this.listenRetry) return;
+    this.listenStarting = true;
+    const client = new pg.Client(this.listenOptions);
+    const lost = () => {
+      if (this.listenClient === client) this.listenClient = undefined;
+      client.end().catch(() => undefined);
+      if (!this.closed && !this.listenRetry) {
+        this.listenRetry = setTimeout(() => {
+          this.listenRetry = undefined;
+          this.listen();
+        }, 1000);
+        this.listenRetry.unref();
+      }
+    };
+    client.on('error', lost);
+    client.on('end', () => {
+      if (this.listenClient === client) lost();
+    });
+    client.on('notification', (message) => {
+      if (message.channel === this.reviewChannel && message.payload) this.tellWatchers(message.payload);
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN "${this.reviewChannel}"`))
+      .then(() => {
+        this.listenStarting = false;
+        if (this.closed) {
+          void client.end().catch(() => undefined);
+          return;
+        }
+        this.listenClient = client;
+        this.tellWatchers('*');
+      })
+      .catch(() => {
+        this.listenStarting = false;
+        lost();
+      });
+  }
+
+  private tellWatchers(reviewId: string): void {
+    for (const watcher of this.reviewWatchers) {
+      try {
+        watcher(reviewId);
+      } catch {
+        // A watcher's failure is its own.
+      }
+    }
   }
 
   // --- audit --------------------------------------------------------------------------------
 
   async appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
     checkPreparedRecords(records);
-    return this.tx('appendAudit', async (c) => {
-      // One round trip: take the lock, then read the head. Under READ COMMITTED the SELECT
-      // takes its snapshot after the lock is granted, so it sees the previous appender's rows.
+    if (this.closed) throw new StoreError('closed', 'the PostgreSQL store is closed');
+    if (records.length === 0) return [];
+    // Optimistic first: seal on the head this store last wrote and insert in one statement
+    // (one round trip, one commit). It takes the advisory lock too, so it never interleaves
+    // with a locked append. When another node appended meanwhile, the first seq already exists:
+    // the primary key refuses the whole statement (nothing of it is stored), and the batch is
+    // sealed again on the real head under the lock. After such a conflict (other nodes are
+    // busy), the next batches go straight to the lock for a while.
+    const guess = this.lastHead;
+    if (guess && this.lockedBatches === 0) {
+      const rows = sealPrepared(guess, records);
+      try {
+        await this.query('appendAudit', this.insertAuditSql(true), auditColumns(rows), AUDIT_SEQ_TAKEN);
+        this.lastHead = headOf(rows);
+        return rows;
+      } catch (error) {
+        this.lastHead = undefined;
+        if (!(error instanceof StoreError && error.code === 'conflict')) throw error;
+        this.lockedBatches = LOCKED_AFTER_CONFLICT;
+      }
+    } else if (this.lockedBatches > 0) {
+      this.lockedBatches -= 1;
+    }
+    const rows = await this.lockedAppend(records);
+    this.lastHead = headOf(rows);
+    return rows;
+  }
+
+  /** Takes the audit lock, reads the head and inserts sealed on it: three round trips. */
+  private async lockedAppend(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
+    const c = await this.connect('appendAudit');
+    let broken = false;
+    try {
+      // BEGIN, the lock and the head in one round trip. Under READ COMMITTED the SELECT takes
+      // its snapshot after the lock is granted, so it sees the previous appender's rows.
       const results = (await c.query(
-        `SELECT pg_advisory_xact_lock('${this.auditLockKey}'::bigint); SELECT seq, hash FROM ${this.t.audit} ORDER BY seq DESC LIMIT 1`,
+        `BEGIN; SELECT pg_advisory_xact_lock('${this.auditLockKey}'::bigint); SELECT seq, hash FROM ${this.t.audit} ORDER BY seq DESC LIMIT 1`,
       )) as unknown as pg.QueryResult<{ seq: string; hash: string }>[];
-      const headRow = results[1]?.rows[0];
+      const headRow = results[2]?.rows[0];
       const head: ChainHead = headRow ? { seq: Number(headRow.seq), hash: headRow.hash } : { ...GENESIS_HEAD };
       const rows = sealPrepared(head, records);
-      if (rows.length === 0) return rows;
-      // unnest inserts any number of rows with a fixed 11 parameters.
-      const cols: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(rows.length));
-      for (let i = 0; i < rows.length; i++) {
-        const r = rows[i]!;
-        cols[0]![i] = r.seq;
-        cols[1]![i] = r.time;
-        cols[2]![i] = r.kind;
-        cols[3]![i] = r.actionId ?? null;
-        cols[4]![i] = r.session ?? null;
-        cols[5]![i] = r.principal ?? null;
-        cols[6]![i] = r.connection ?? null;
-        cols[7]![i] = r.effect ?? null;
-        cols[8]![i] = r.prevHash;
-        cols[9]![i] = r.hash;
-        cols[10]![i] = r.body;
-      }
-      await c.query(
-        `INSERT INTO ${this.t.audit} (${AUDIT_COLUMNS}) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`,
-        cols,
-      );
+      await c.query(this.insertAuditSql(false), auditColumns(rows));
+      await c.query('COMMIT');
       return rows;
-    });
+    } catch (error) {
+      try {
+        await c.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone; do not return it to the pool
+      }
+      throw this.wrap(error, 'appendAudit');
+    } finally {
+      c.release(broken);
+    }
+  }
+
+  /** unnest inserts any number of rows with a fixed 11 parameters; `lock`: take the audit lock in the statement. */
+  private insertAuditSql(lock: boolean): string {
+    const rows = `unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])`;
+    return lock
+      ? `WITH audit_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock('${this.auditLockKey}'::bigint)) INSERT INTO ${this.t.audit} (${AUDIT_COLUMNS}) SELECT r.* FROM audit_lock, ${rows} AS r`
+      : `INSERT INTO ${this.t.audit} (${AUDIT_COLUMNS}) SELECT * FROM ${rows}`;
   }
 
   async auditHead(): Promise<ChainHead> {
@@ -382,6 +638,81 @@ export class PostgresStore implements Store {
     const out = new Array<AuditRow>(rows.length);
     for (let i = 0; i < rows.length; i++) out[i] = auditRowFromRaw(rows[i]!);
     return out;
+  }
+
+  // --- placeholder vault (masking/vault.ts) -------------------------------------------------
+
+  async putVaultEntries(entries: readonly VaultEntry[]): Promise<void> {
+    checkVaultEntries(entries);
+    if (entries.length === 0) return;
+    // One statement for the whole batch: unnest takes a fixed 7 parameters.
+    const cols: string[][] = Array.from({ length: 7 }, () => []);
+    for (const e of entries) [e.scope, e.placeholder, e.type, e.keyId, e.sealed, e.createdAt, e.expiresAt].forEach((v, i) => cols[i]!.push(v));
+    await this.query(
+      'putVaultEntries',
+      `INSERT INTO ${this.t.schema}.placeholder_vault (${VAULT_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) ` +
+        'ON CONFLICT (scope, placeholder) DO UPDATE SET type = excluded.type, key_id = excluded.key_id, sealed = excluded.sealed, expires_at = excluded.expires_at',
+      cols,
+    );
+  }
+
+  async getVaultEntries(placeholders: readonly string[], scopes: readonly string[], now: string): Promise<VaultEntry[]> {
+    checkVaultLookup(placeholders, scopes, now);
+    if (placeholders.length === 0 || scopes.length === 0) return [];
+    const rows = await this.rows(
+      'getVaultEntries',
+      `SELECT ${VAULT_COLUMNS} FROM ${this.t.schema}.placeholder_vault WHERE placeholder = ANY($1::text[]) AND scope = ANY($2::text[]) AND expires_at > $3`,
+      [placeholders, scopes, now],
+    );
+    return rows.map(vaultEntryFromRaw);
+  }
+
+  async pruneVault(now: string): Promise<number> {
+    if (typeof now !== 'string') throw new StoreError('invalid', 'pruneVault: now must be an ISO time string');
+    const res = await this.query('pruneVault', `DELETE FROM ${this.t.schema}.placeholder_vault WHERE expires_at <= $1`, [now]);
+    return res.rowCount ?? 0;
+  }
+
+  // --- audit retention (audit/retention.ts) -------------------------------------------------
+
+  async readAuditBase(): Promise<string | undefined> {
+    const rows = await this.rows('readAuditBase', `SELECT value FROM ${this.t.schema}.meta WHERE name = $1`, [AUDIT_BASE]);
+    return rows[0]?.[0] as string | undefined;
+  }
+
+  async pruneAudit(base: string): Promise<number> {
+    const upto = auditBaseSeq(base);
+    const lock = lockKey(`sluice:prune:${this.schema}`);
+    // The base first: once it is stored, verify starts from it and ignores what is left below.
+    const target = await this.tx('pruneAudit', async (c) => {
+      await c.query(`SELECT pg_advisory_xact_lock('${lock}'::bigint)`);
+      const cur = await c.query<{ value: string }>(`SELECT value FROM ${this.t.schema}.meta WHERE name = $1 FOR UPDATE`, [AUDIT_BASE]);
+      const current = cur.rows[0] ? auditBaseSeq(cur.rows[0].value) : 0;
+      if (upto <= current) return current;
+      // Deleting needs the table's owner (to lift the trigger): find out before the base is stored.
+      await c.query(`ALTER TABLE ${this.t.audit} DISABLE TRIGGER audit_no_change; ALTER TABLE ${this.t.audit} ENABLE TRIGGER audit_no_change`);
+      await c.query(
+        `INSERT INTO ${this.t.schema}.meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value`,
+        [AUDIT_BASE, base],
+      );
+      return upto;
+    });
+    // The append-only trigger is lifted for one chunk at a time (this needs the table's owner).
+    // DISABLE TRIGGER takes a SHARE ROW EXCLUSIVE lock: appends wait for the chunk, reads do not.
+    let deleted = 0;
+    for (;;) {
+      const n = await this.tx('pruneAudit', async (c) => {
+        await c.query(`ALTER TABLE ${this.t.audit} DISABLE TRIGGER audit_no_change`);
+        const r = await c.query(
+          `DELETE FROM ${this.t.audit} WHERE seq IN (SELECT seq FROM ${this.t.audit} WHERE seq <= $1 ORDER BY seq LIMIT ${PRUNE_CHUNK})`,
+          [target],
+        );
+        await c.query(`ALTER TABLE ${this.t.audit} ENABLE TRIGGER audit_no_change`);
+        return r.rowCount ?? 0;
+      });
+      deleted += n;
+      if (n < PRUNE_CHUNK) return deleted;
+    }
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -473,6 +804,34 @@ function isConnectionFailure(error: unknown, code: string | undefined): boolean 
   }
   const message = error instanceof Error ? error.message : '';
   return /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED/i.test(message);
+}
+
+const AUDIT_SEQ_TAKEN = 'another node appended to the audit chain first';
+const LOCKED_AFTER_CONFLICT = 32;
+
+function headOf(rows: readonly AuditRow[]): ChainHead {
+  const last = rows[rows.length - 1]!;
+  return { seq: last.seq, hash: last.hash };
+}
+
+/** The rows as 11 column arrays, in AUDIT_COLUMNS order, for unnest. */
+function auditColumns(rows: readonly AuditRow[]): unknown[][] {
+  const cols: unknown[][] = Array.from({ length: 11 }, () => new Array<unknown>(rows.length));
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    cols[0]![i] = r.seq;
+    cols[1]![i] = r.time;
+    cols[2]![i] = r.kind;
+    cols[3]![i] = r.actionId ?? null;
+    cols[4]![i] = r.session ?? null;
+    cols[5]![i] = r.principal ?? null;
+    cols[6]![i] = r.connection ?? null;
+    cols[7]![i] = r.effect ?? null;
+    cols[8]![i] = r.prevHash;
+    cols[9]![i] = r.hash;
+    cols[10]![i] = r.body;
+  }
+  return cols;
 }
 
 /** A signed 64-bit advisory lock key derived from a name, as a SQL literal. */

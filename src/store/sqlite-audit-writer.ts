@@ -8,7 +8,7 @@
 // Fail closed: if the thread dies, every pending and every later append rejects with
 // `unavailable` and `failure` says why (readiness reports it); there is no silent restart.
 import { Worker } from 'node:worker_threads';
-import type { AuditRow, PreparedAuditRecord } from './store.js';
+import type { AuditRow, JournalBatch, PreparedAuditRecord } from './store.js';
 import { StoreError, type StoreErrorCode } from './errors.js';
 import { sealedRow } from './common.js';
 
@@ -22,7 +22,7 @@ export interface WriterConfig {
 }
 
 export type WriterRequest =
-  | { op: 'append'; id: number; records: readonly PreparedAuditRecord[] }
+  | { op: 'append'; id: number; records: readonly PreparedAuditRecord[]; journal?: JournalBatch }
   | { op: 'close' }
   /** Tests only: the thread throws, as on a crash. */
   | { op: 'crash' };
@@ -128,7 +128,7 @@ export class SqliteAuditWriter {
    * Seals and commits `records` in one transaction in the thread. Resolves with the rows as
    * stored, once committed with the configured synchronous mode.
    */
-  append(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
+  append(records: readonly PreparedAuditRecord[], journal?: JournalBatch): Promise<AuditRow[]> {
     if (this.stopped) return Promise.reject(this.stopped);
     if (this.closing) return Promise.reject(new StoreError('closed', 'the SQLite store is closed'));
     if (!Array.isArray(records)) return Promise.reject(new StoreError('invalid', 'appendAudit: records must be an array'));
@@ -139,7 +139,7 @@ export class SqliteAuditWriter {
     const batch = records.slice();
     return new Promise<AuditRow[]>((resolve, reject) => {
       try {
-        this.worker.postMessage({ op: 'append', id, records: batch } satisfies WriterRequest);
+        this.worker.postMessage({ op: 'append', id, records: batch, ...(journal ? { journal } : {}) } satisfies WriterRequest);
       } catch (error) {
         reject(new StoreError('invalid', `appendAudit: records cannot be sent to the writer thread: ${msgOf(error)}`, { cause: error }));
         return;

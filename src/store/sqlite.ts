@@ -15,10 +15,14 @@ import type {
   AuditQuery,
   AuditRow,
   ChainHead,
+  JournalBatch,
   PreparedAuditRecord,
+  GrantRecord,
   ReviewRecord,
   ReviewStatus,
+  ReviewVote,
   Store,
+  VoteResult,
 } from './store.js';
 import { GENESIS_HEAD } from './store.js';
 import { StoreError } from './errors.js';
@@ -36,11 +40,14 @@ import {
   installationSecretFrom,
   jsonColumn,
   keyFromRaw,
-  reviewFromRaw,
   sealPrepared,
 } from './common.js';
 import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
+import { AUDIT_BASE, PRUNE_CHUNK, auditBaseSeq } from './audit-base.js';
 import { SqliteAuditWriter } from './sqlite-audit-writer.js';
+import { VAULT_COLUMNS, checkVaultEntries, checkVaultLookup, vaultEntryFromRaw } from './vault.js';
+import type { VaultEntry } from './store.js';
+import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, voteFromRaw } from './approvals-rows.js';
 
 // libsql is CommonJS; loading it through require keeps its native binding lookup as shipped.
 const require = createRequire(import.meta.url);
@@ -79,6 +86,8 @@ export class SqliteStore implements Store {
   /** The audit writer thread, started by migrate() or the first append. */
   private writer: SqliteAuditWriter | undefined;
   private closing: Promise<void> | undefined;
+  /** Review watchers of this process (another process's settles are found by polling). */
+  private readonly reviewWatchers = new Set<(reviewId: string) => void>();
 
   constructor(options: SqliteStoreOptions) {
     if (!options || typeof options.path !== 'string' || options.path.length === 0) {
@@ -250,7 +259,7 @@ export class SqliteStore implements Store {
     const action = jsonColumn(review.action, 'insertReview: action');
     try {
       this.stmt(
-        `INSERT INTO reviews (${REVIEW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO reviews (${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         review.id,
         review.actionId,
@@ -264,6 +273,9 @@ export class SqliteStore implements Store {
         review.decidedAt ?? null,
         review.decidedBy ?? null,
         review.note ?? null,
+        review.requirements ? jsonColumn(review.requirements, 'insertReview: requirements') : null,
+        review.holder ?? null,
+        review.heartbeatAt ?? null,
       );
     } catch (error) {
       throw wrap(error, 'insertReview', `a review with id ${review.id} already exists`);
@@ -271,18 +283,18 @@ export class SqliteStore implements Store {
   }
 
   async getReview(id: string): Promise<ReviewRecord | undefined> {
-    const r = this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE id = ?`).get(id) as unknown[] | undefined;
-    return r ? reviewFromRaw(r) : undefined;
+    const r = this.stmt(`SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM reviews WHERE id = ?`).get(id) as unknown[] | undefined;
+    return r ? fullReviewFromRaw(r) : undefined;
   }
 
   async listReviews(filter?: { status?: ReviewStatus }): Promise<ReviewRecord[]> {
     if (filter?.status !== undefined) checkReviewStatus(filter.status, 'listReviews');
     const rows = (
       filter?.status
-        ? this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews WHERE status = ? ORDER BY created_at, id`).all(filter.status)
-        : this.stmt(`SELECT ${REVIEW_COLUMNS} FROM reviews ORDER BY created_at, id`).all()
+        ? this.stmt(`SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM reviews WHERE status = ? ORDER BY created_at, id`).all(filter.status)
+        : this.stmt(`SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM reviews ORDER BY created_at, id`).all()
     ) as unknown[][];
-    return rows.map(reviewFromRaw);
+    return rows.map(fullReviewFromRaw);
   }
 
   async settleReview(
@@ -298,22 +310,200 @@ export class SqliteStore implements Store {
       const res = this.stmt(
         'UPDATE reviews SET status = ?, decided_at = ?, decided_by = COALESCE(?, decided_by), note = COALESCE(?, note) WHERE id = ? AND status = ?',
       ).run(update.status, update.decidedAt, update.decidedBy ?? null, update.note ?? null, id, from);
+      if (res.changes === 1) this.reviewSettled(id);
       return res.changes === 1;
     } catch (error) {
       throw wrap(error, 'settleReview');
     }
   }
 
+  async findReviews(commandHash: string): Promise<ReviewRecord[]> {
+    if (typeof commandHash !== 'string') throw new StoreError('invalid', 'findReviews: commandHash must be a string');
+    const rows = this.stmt(
+      `SELECT ${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS} FROM reviews WHERE command_hash = ? AND status IN ('pending', 'approved') ORDER BY created_at, id`,
+    ).all(commandHash) as unknown[][];
+    return rows.map(fullReviewFromRaw);
+  }
+
+  async listVotes(reviewId: string): Promise<ReviewVote[]> {
+    const rows = this.stmt(`SELECT ${VOTE_COLUMNS} FROM review_votes WHERE review_id = ? ORDER BY at, approver`).all(reviewId) as unknown[][];
+    return rows.map(voteFromRaw);
+  }
+
+  async castVote(
+    vote: ReviewVote,
+    expectVotes: number,
+    settle?: { status: 'approved' | 'rejected'; decidedAt: string; decidedBy: string; note?: string },
+    grant?: GrantRecord,
+  ): Promise<VoteResult> {
+    checkVote(vote);
+    if (grant) checkGrant(grant);
+    const db = this.open();
+    // BEGIN IMMEDIATE takes the write lock first: votes from other processes wait, then see this one.
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw wrap(error, 'castVote');
+    }
+    let result: VoteResult = 'cast';
+    try {
+      const row = this.stmt("SELECT status, (SELECT COUNT(*) FROM review_votes WHERE review_id = reviews.id) FROM reviews WHERE id = ?").get(
+        vote.reviewId,
+      ) as unknown[] | undefined;
+      if (!row || row[0] !== 'pending') result = 'not_pending';
+      else if (Number(row[1]) !== expectVotes) result = 'conflict';
+      else if (this.stmt('SELECT 1 FROM review_votes WHERE review_id = ? AND approver = ?').get(vote.reviewId, vote.approver)) result = 'duplicate';
+      else {
+        this.stmt(`INSERT INTO review_votes (${VOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+          vote.reviewId,
+          vote.approver,
+          vote.verdict,
+          vote.at,
+          vote.note ?? null,
+          vote.grant ? jsonColumn(vote.grant, 'castVote: grant') : null,
+        );
+        if (settle) {
+          this.stmt("UPDATE reviews SET status = ?, decided_at = ?, decided_by = ?, note = COALESCE(?, note) WHERE id = ? AND status = 'pending'").run(
+            settle.status,
+            settle.decidedAt,
+            settle.decidedBy,
+            settle.note ?? null,
+            vote.reviewId,
+          );
+        }
+        if (grant) {
+          this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+            grant.id,
+            grant.reviewId,
+            grant.scope,
+            grant.rule,
+            grant.principal,
+            grant.connection,
+            grant.session ?? null,
+            grant.pattern ?? null,
+            jsonColumn(grant.summary, 'castVote: grant summary'),
+            grant.createdAt,
+            grant.expiresAt,
+            jsonColumn(grant.grantedBy, 'castVote: grant grantedBy'),
+            null,
+            null,
+            0,
+            null,
+          );
+        }
+      }
+      db.exec(result === 'cast' ? 'COMMIT' : 'ROLLBACK');
+    } catch (error) {
+      rollback(db);
+      throw wrap(error, 'castVote');
+    }
+    if (result === 'cast' && settle) this.reviewSettled(vote.reviewId);
+    return result;
+  }
+
+  async heartbeatReviews(holder: string, at: string): Promise<void> {
+    try {
+      this.stmt("UPDATE reviews SET heartbeat_at = ? WHERE holder = ? AND status = 'pending'").run(at, holder);
+    } catch (error) {
+      throw wrap(error, 'heartbeatReviews');
+    }
+  }
+
+  async cancelAbandonedReviews(staleBefore: string, at: string, note: string): Promise<ReviewRecord[]> {
+    try {
+      // Read first: most sweeps find nothing, and a read needs no write lock.
+      const stale = this.stmt(
+        "SELECT id FROM reviews WHERE status = 'pending' AND holder IS NOT NULL AND heartbeat_at IS NOT NULL AND heartbeat_at < ?",
+      ).all(staleBefore) as unknown[][];
+      const cancelled: ReviewRecord[] = [];
+      for (const [id] of stale) {
+        const res = this.stmt(
+          "UPDATE reviews SET status = 'cancelled', decided_at = ?, note = ? WHERE id = ? AND status = 'pending' AND heartbeat_at < ?",
+        ).run(at, note, id, staleBefore);
+        if (res.changes === 1) {
+          const review = await this.getReview(id as string);
+          if (review) cancelled.push(review);
+          this.reviewSettled(id as string);
+        }
+      }
+      return cancelled;
+    } catch (error) {
+      throw wrap(error, 'cancelAbandonedReviews');
+    }
+  }
+
+  async getGrant(id: string): Promise<GrantRecord | undefined> {
+    const r = this.stmt(`SELECT ${GRANT_COLUMNS} FROM grants WHERE id = ?`).get(id) as unknown[] | undefined;
+    return r ? grantFromRaw(r) : undefined;
+  }
+
+  async listGrants(filter: { activeAt?: string; principal?: string; connection?: string; rule?: string } = {}): Promise<GrantRecord[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.activeAt !== undefined) {
+      where.push('revoked_at IS NULL AND expires_at > ?');
+      params.push(filter.activeAt);
+    }
+    for (const key of ['principal', 'connection', 'rule'] as const) {
+      if (filter[key] !== undefined) {
+        where.push(`${key} = ?`);
+        params.push(filter[key]);
+      }
+    }
+    try {
+      const rows = this.stmt(
+        `SELECT ${GRANT_COLUMNS} FROM grants${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id`,
+      ).all(...params) as unknown[][];
+      return rows.map(grantFromRaw);
+    } catch (error) {
+      throw wrap(error, 'listGrants');
+    }
+  }
+
+  async revokeGrant(id: string, at: string, by: string): Promise<boolean> {
+    try {
+      return this.stmt('UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL').run(at, by, id).changes === 1;
+    } catch (error) {
+      throw wrap(error, 'revokeGrant');
+    }
+  }
+
+  async useGrant(id: string, at: string): Promise<boolean> {
+    try {
+      return (
+        this.stmt('UPDATE grants SET uses = uses + 1, last_used_at = ? WHERE id = ? AND revoked_at IS NULL AND expires_at > ?').run(at, id, at)
+          .changes === 1
+      );
+    } catch (error) {
+      throw wrap(error, 'useGrant');
+    }
+  }
+
+  watchReviews(listener: (reviewId: string) => void): () => void {
+    this.reviewWatchers.add(listener);
+    return () => this.reviewWatchers.delete(listener);
+  }
+
+  private reviewSettled(id: string): void {
+    for (const listener of this.reviewWatchers) {
+      try {
+        listener(id);
+      } catch {
+        // A watcher's failure is its own; the settle stands.
+      }
+    }
+  }
+
   // --- audit --------------------------------------------------------------------------------
 
-  async appendAudit(records: readonly PreparedAuditRecord[]): Promise<AuditRow[]> {
+  async appendAudit(records: readonly PreparedAuditRecord[], journal?: JournalBatch): Promise<AuditRow[]> {
     if (this.closing) throw new StoreError('closed', 'the SQLite store is closed');
     const db = this.open();
     if (this.useWriterThread) {
       // The thread checks the records, and the file right before its transaction.
       const writer = this.startWriter();
       try {
-        return await writer.append(records);
+        return await writer.append(records, journal);
       } catch (error) {
         throw wrap(error, 'appendAudit');
       }
@@ -327,6 +517,7 @@ export class SqliteStore implements Store {
       throw wrap(error, 'appendAudit');
     }
     try {
+      if (journal) recordJournalBatch(db, journal);
       const rows = sealPrepared(this.readHead(), records);
       for (const r of rows) {
         insert.run(
@@ -392,6 +583,141 @@ export class SqliteStore implements Store {
       throw wrap(error, 'readAudit');
     }
     return out;
+  }
+
+  // --- placeholder vault (masking/vault.ts) -------------------------------------------------
+
+  async putVaultEntries(entries: readonly VaultEntry[]): Promise<void> {
+    checkVaultEntries(entries);
+    if (entries.length === 0) return;
+    const db = this.open();
+    const upsert = this.stmt(
+      `INSERT INTO placeholder_vault (${VAULT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scope, placeholder) DO UPDATE SET type = excluded.type, key_id = excluded.key_id, sealed = excluded.sealed, expires_at = excluded.expires_at`,
+    );
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      for (const e of entries) upsert.run(e.scope, e.placeholder, e.type, e.keyId, e.sealed, e.createdAt, e.expiresAt);
+      db.exec('COMMIT');
+    } catch (error) {
+      rollback(db);
+      throw wrap(error, 'putVaultEntries');
+    }
+  }
+
+  async getVaultEntries(placeholders: readonly string[], scopes: readonly string[], now: string): Promise<VaultEntry[]> {
+    checkVaultLookup(placeholders, scopes, now);
+    if (placeholders.length === 0 || scopes.length === 0) return [];
+    const sql = `SELECT ${VAULT_COLUMNS} FROM placeholder_vault WHERE placeholder IN (${placeholders.map(() => '?').join(', ')}) AND scope IN (${scopes.map(() => '?').join(', ')}) AND expires_at > ?`;
+    try {
+      const rows = this.open().prepare(sql).raw().all(...placeholders, ...scopes, now) as unknown[][];
+      return rows.map(vaultEntryFromRaw);
+    } catch (error) {
+      throw wrap(error, 'getVaultEntries');
+    }
+  }
+
+  async pruneVault(now: string): Promise<number> {
+    if (typeof now !== 'string') throw new StoreError('invalid', 'pruneVault: now must be an ISO time string');
+    try {
+      return this.stmt('DELETE FROM placeholder_vault WHERE expires_at <= ?').run(now).changes;
+    } catch (error) {
+      throw wrap(error, 'pruneVault');
+    }
+  }
+
+  // --- audit retention (audit/retention.ts) -------------------------------------------------
+
+  /**
+   * For verify's checkpoint pass (audit/verify.ts): seq, kind and hash of the records in
+   * (afterSeq, beforeSeq), and the body only of the kinds that pass looks into; a fraction of
+   * what reading whole rows costs.
+   */
+  readAuditLeaves(afterSeq: number, beforeSeq: number, limit: number): { seq: number; kind: string; hash: string; body: string | null }[] {
+    const out: { seq: number; kind: string; hash: string; body: string | null }[] = [];
+    try {
+      const sql =
+        "SELECT seq, kind, hash, CASE WHEN kind IN ('key', 'checkpoint', 'system') THEN body END FROM audit WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?";
+      for (const r of this.stmt(sql).iterate(afterSeq, beforeSeq, limit) as Iterable<unknown[]>) {
+        out.push({ seq: Number(r[0]), kind: r[1] as string, hash: r[2] as string, body: r[3] as string | null });
+      }
+    } catch (error) {
+      throw wrap(error, 'readAuditLeaves');
+    }
+    return out;
+  }
+
+  async readAuditBase(): Promise<string | undefined> {
+    try {
+      const r = this.stmt('SELECT value FROM meta WHERE name = ?').get(AUDIT_BASE) as unknown[] | undefined;
+      return r?.[0] as string | undefined;
+    } catch (error) {
+      throw wrap(error, 'readAuditBase');
+    }
+  }
+
+  async pruneAudit(base: string): Promise<number> {
+    const upto = auditBaseSeq(base);
+    const db = this.open();
+    this.checkFile();
+    // The base first: once it is stored, verify starts from it and ignores what is left below.
+    let target: number;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      const r = db.prepare('SELECT value FROM meta WHERE name = ?').raw().get(AUDIT_BASE) as unknown[] | undefined;
+      const current = r ? auditBaseSeq(r[0] as string) : 0;
+      target = Math.max(upto, current);
+      if (upto > current) db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)').run(AUDIT_BASE, base);
+      db.exec('COMMIT');
+    } catch (error) {
+      rollback(db);
+      throw wrap(error, 'pruneAudit');
+    }
+    // The append-only trigger is dropped and made again around each chunk, inside its transaction.
+    let deleted = 0;
+    for (;;) {
+      let n: number;
+      try {
+        db.exec('BEGIN IMMEDIATE');
+        db.exec('DROP TRIGGER audit_no_delete');
+        n = db
+          .prepare(`DELETE FROM audit WHERE seq IN (SELECT seq FROM audit WHERE seq <= ? ORDER BY seq LIMIT ${PRUNE_CHUNK})`)
+          .run(target).changes;
+        db.exec("CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit records are append-only'); END");
+        db.exec('COMMIT');
+      } catch (error) {
+        rollback(db);
+        throw wrap(error, 'pruneAudit');
+      }
+      deleted += n;
+      if (n < PRUNE_CHUNK) return deleted;
+    }
+  }
+
+  // --- audit journal (audit/journal.ts) -------------------------------------------------------
+
+  /** The configured synchronous mode (the audit journal syncs the same way). */
+  get sync(): 'full' | 'normal' {
+    return this.synchronous;
+  }
+
+  /** Where this store's audit journals live: beside the file; none for `:memory:`. */
+  get journalDir(): string | undefined {
+    return this.path === ':memory:' ? undefined : `${this.path}.journal`;
+  }
+
+  /** The last journal line of `journal` already in the ledger (0: none). */
+  async journalIndexed(journal: string): Promise<number> {
+    const r = this.stmt('SELECT value FROM meta WHERE name = ?').get(JOURNAL_META + journal) as unknown[] | undefined;
+    return r ? Number(r[0]) : 0;
+  }
+
+  /** Forgets a journal whose files are gone. */
+  async forgetJournal(journal: string): Promise<void> {
+    try {
+      this.stmt('DELETE FROM meta WHERE name = ?').run(JOURNAL_META + journal);
+    } catch (error) {
+      throw wrap(error, 'forgetJournal');
+    }
   }
 
   // --- internals ----------------------------------------------------------------------------
@@ -579,4 +905,23 @@ export function checkSqliteFile(path: string, identity: string): void {
 function identityOf(path: string): string {
   const stat = statSync(path, { bigint: true });
   return `${stat.dev}:${stat.ino}`;
+}
+
+const JOURNAL_META = 'audit_journal:';
+
+/**
+ * Inside an audit append's transaction: refuses journal lines already indexed (a journal
+ * copied twice would duplicate records), then records the batch's last line as indexed.
+ */
+export function recordJournalBatch(db: Database, batch: JournalBatch): void {
+  if (typeof batch !== 'object' || batch === null || typeof batch.journal !== 'string' || !Number.isSafeInteger(batch.first) || !Number.isSafeInteger(batch.last) || batch.first < 1 || batch.last < batch.first) {
+    throw new StoreError('invalid', 'appendAudit: journal must name a journal and its lines first..last');
+  }
+  const name = JOURNAL_META + batch.journal;
+  const r = db.prepare('SELECT value FROM meta WHERE name = ?').raw().get(name) as unknown[] | undefined;
+  const indexed = r ? Number(r[0]) : 0;
+  if (indexed >= batch.first) {
+    throw new StoreError('conflict', `audit journal ${batch.journal} is already indexed up to line ${indexed}; lines ${batch.first}..${batch.last} would be stored twice`);
+  }
+  db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, String(batch.last));
 }

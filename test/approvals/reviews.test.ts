@@ -52,4 +52,24 @@ describe('review hook: return-pending', () => {
       await store.close();
     }
   });
+
+  it('an approved tool call runs only with the arguments that were approved', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    await store.migrate();
+    const ledger = new AuditLedger(store);
+    const hook = new StoreReviewHook(store, ledger, { timeoutMs: 5000, pollMs: 20 });
+    const call = (path: string): Action => ({ ...action('files__write_file'), args: { path, content: 'x' } });
+    try {
+      const held = await hook.hold(call('/tmp/notes.txt'), decision, { returnPending: true });
+      assert.equal(held.status, 'pending');
+      await decideReview(store, ledger, held.reviewId, 'approved', 'human:ops');
+      const swapped = await hook.hold(call('/etc/passwd'), decision, { returnPending: true, resume: held.reviewId });
+      assert.equal(swapped.status, 'rejected', 'other arguments cannot use the approval');
+      const same = await hook.hold(call('/tmp/notes.txt'), decision, { returnPending: true, resume: held.reviewId });
+      assert.equal(same.status, 'approved');
+    } finally {
+      await ledger.close();
+      await store.close();
+    }
+  });
 });

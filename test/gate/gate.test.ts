@@ -154,8 +154,15 @@ describe('gate', () => {
 
     const broken: Principal = { kind: 'human', name: 'x', groups: ['broken'] };
     const withheld = await gate.run({ principal: broken, session: 's1', connection: 'db', door: 'test', command: sql });
-    assert.deepEqual(withheld.result?.rows, []);
+    assert.equal(withheld.result?.rows, undefined);
     assert.equal(withheld.result?.error?.code, 'masking_error');
+
+    // Output other than rows is withheld too: a shell command's stdout never passes unmasked.
+    const printed = await gate.run({ principal: broken, session: 's1', connection: 'sh', door: 'test', command: 'echo ada@example.com' });
+    assert.equal(printed.status, 'executed');
+    assert.equal(printed.result?.stdout, undefined);
+    assert.equal(printed.result?.exitCode, 0);
+    assert.equal(printed.result?.error?.code, 'masking_error');
   });
 
   it('holds a targeted write for review and runs exactly it once approved', async () => {

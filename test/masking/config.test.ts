@@ -11,7 +11,9 @@ const load = (yaml: string) => loadConfigText(yaml, '/tmp/sluice.yaml', '/tmp');
 describe('masking config', () => {
   it('the example in docs/masking.md loads and compiles', () => {
     const doc = readFileSync(new URL('../../docs/masking.md', import.meta.url), 'utf8');
-    const yaml = doc.slice(doc.indexOf('```yaml\nmasking:') + 8, doc.indexOf('```', doc.indexOf('```yaml\nmasking:') + 8));
+    // The guide's profiles example: the yaml block under masking: that defines profiles.
+    const blocks = doc.split('```yaml\n').slice(1).map((b) => b.slice(0, b.indexOf('```')));
+    const yaml = blocks.find((b) => b.startsWith('masking:') && b.includes('  profiles:'))!;
     const loaded = load(yaml);
     const agents = loaded.config.masking.profiles.agents!;
     assert.deepEqual(agents.detectors, ['all']);

@@ -10,6 +10,10 @@ import { unsplit } from './helpers.js';
 describe('secret rules (src/masking/rules/secrets.json)', () => {
   const rules = loadSecretRuleData();
 
+  it('every rule but those scanned by hand is anchored to its keywords', () => {
+    assert.deepEqual(rules.filter((rule) => !rule.anchor).map((rule) => rule.id), ['url-password']);
+  });
+
   it('has unique ids and covers the providers the issue names', () => {
     const ids = rules.map((rule) => rule.id);
     assert.equal(new Set(ids).size, ids.length);
@@ -32,6 +36,16 @@ describe('secret rules (src/masking/rules/secrets.json)', () => {
         assert.ok(m.end(rule.group) > m.start(rule.group));
         assert.ok(rule.keywords.some((keyword) => example.toLowerCase().includes(keyword)), 'a keyword occurs in the example');
         assert.ok(rule.keywords.every((keyword) => keyword === keyword.toLowerCase()), 'keywords are lower case');
+        if (rule.anchor) {
+          // The engine tries the rule only at [from, to] from a keyword: the example's match starts there.
+          const [from, to] = rule.anchor;
+          const lower = example.toLowerCase();
+          const near = rule.keywords.some((keyword) => {
+            for (let at = lower.indexOf(keyword); at >= 0; at = lower.indexOf(keyword, at + 1)) if (m.start() - at >= from && m.start() - at <= to) return true;
+            return false;
+          });
+          assert.ok(near, `the match starts within the anchor range of a keyword`);
+        }
       }
     });
   }

@@ -316,3 +316,28 @@ describe('table names without schema', () => {
     assert.equal(policy.decide(action('public')).rule, 'protect-accounts');
   });
 });
+
+void describe('decisions remembered for cached Intents', () => {
+  // The analysis cache hands out one frozen Intent per statement shape; the policy remembers
+  // its decision per principal, and must never reuse it where the answer could differ.
+  const shared = Object.freeze(sql('read', 'SELECT', { tables: ['orders'] }));
+  const base = action({ principal: bob }); // one connection object, as a door session has
+  const ask = (policy: ReturnType<typeof compilePolicy>, over: Partial<ReturnType<typeof action>>) => policy.decide({ ...base, intent: shared, ...over });
+
+  void it('re-decides when a rule reads the command text', () => {
+    const policy = compilePolicy({ rules: [{ name: 'no-drop', when: 'command.contains("pg_sleep")', effect: 'deny' }, { name: 'reads', when: 'intent.class == "read"', effect: 'allow' }] });
+    assert.equal(ask(policy, { command: 'SELECT * FROM orders WHERE id = 1' }).effect, 'allow');
+    assert.equal(ask(policy, { command: 'SELECT * FROM orders WHERE id = 1 AND pg_sleep(1) IS NULL' }).effect, 'deny');
+  });
+
+  void it('reuses a decision only for the same session, connection and door', () => {
+    const policy = compilePolicy({ rules: [{ name: 'first-session', when: 'session == "sess-1" && door == "postgres"', effect: 'allow' }] });
+    const first = ask(policy, {});
+    assert.equal(first.effect, 'allow');
+    assert.equal(ask(policy, {}), first, 'the same question gets the remembered answer');
+    assert.equal(ask(policy, { session: 'sess-2' }).rule, DEFAULT_DENY_RULE);
+    assert.equal(ask(policy, { door: 'mcp' }).rule, DEFAULT_DENY_RULE);
+    assert.equal(ask(policy, { principal: alice }).rule, 'first-session', 'another principal is decided for itself');
+    assert.ok(Object.isFrozen(first), 'a remembered decision cannot be altered by a caller');
+  });
+});

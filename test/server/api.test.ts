@@ -91,6 +91,7 @@ approvals: { timeout: 20s, approvers: [admin, staff] }
     const { status, body } = await post({ connection: 'sh', command: 'printenv API_TOKEN GREETING' });
     assert.equal(status, 200);
     assert.equal(body.result.stdout, '[secret]\nhello\n');
+    await sluice.runtime.ledger.flush();
     const records = await sluice.runtime.store.readAudit({ actionId: body.action_id, limit: 10 });
     assert.ok(records.every((row) => !row.body.includes('tok-3f9a1c-injected')));
     assert.equal((JSON.parse(records.at(-1)!.body) as any).detail.secretsRedacted, 1);
@@ -210,6 +211,7 @@ approvals: { timeout: 20s, approvers: [admin, staff] }
     // The token runs commands as the same principal (config groups and on-behalf-of included).
     const ran = await post({ connection: 'sh', command: 'echo via-token' }, body.token);
     assert.equal(ran.status, 200);
+    await sluice.runtime.ledger.flush();
     const decision = (await sluice.runtime.store.readAudit({ actionId: ran.body.action_id, limit: 1 }))[0]!;
     assert.equal(JSON.parse(decision.body).onBehalfOf, 'alice');
     // Audited: kind key, who asked, no secret anywhere in the ledger.

@@ -9,11 +9,13 @@ import type { Runtime } from '../../app/runtime.js';
 import { canonicalJson } from '../../audit/canonical.js';
 import { GateError, type GateOutcome } from '../../gate/gate.js';
 import type { Principal } from '../../gate/types.js';
+import { observeUpstreamCall, type UpstreamProgress } from '../../connectors/mcp.js';
 import { StoreError } from '../../store/errors.js';
 import type { ReviewRecord } from '../../store/store.js';
 import { log } from '../../util/log.js';
 import { MCP_DOOR } from './policy-scope.js';
 import { formatRefusal, toolError } from './results.js';
+import { maskNotice } from './upstream-notices.js';
 import type { ToolCatalogue } from './tools.js';
 
 export interface ClientInfo {
@@ -30,6 +32,8 @@ export interface CallContext {
   signal: AbortSignal;
   /** Sends notifications/progress; absent when the client sent no progressToken. */
   progress?: (message: string) => Promise<void>;
+  /** Receives the upstream's progress of the running call (upstream MCP tools; text already masked). */
+  upstreamProgress?: (update: UpstreamProgress) => void;
   /** Called when the call is held and will wait for a human (not with return-pending). */
   held?: () => void;
 }
@@ -83,7 +87,7 @@ export class ToolCalls {
 
   async call(name: string, rawArgs: unknown, context: CallContext): Promise<CallToolResult> {
     const config = this.runtime.loaded.config.listeners.api.mcp;
-    const entry = this.catalogue.find(name, this.runtime.loaded.policy.rules);
+    const entry = this.catalogue.find(name, this.runtime.loaded.policy.rules, context.principal);
     // Unknown and policy-hidden tools get the same answer: hidden tools are not advertised.
     if (!entry) return this.refuse(name, context, 'mcp-unknown-tool', 'no such tool for this principal', `Unknown tool "${name}". Call tools/list for the tools Sluice offers you.`);
     const args = rawArgs ?? {};
@@ -113,6 +117,19 @@ export class ToolCalls {
       heartbeat.unref();
     };
 
+    const forward = context.upstreamProgress;
+    const stopObserving =
+      forward && this.runtime.loaded.config.connections[entry.connection]?.kind === 'mcp'
+        ? observeUpstreamCall(context.signal, {
+            progress: (update) => {
+              const { message, ...numbers } = update;
+              if (message === undefined) return forward(numbers);
+              const masked = maskNotice(this.runtime, entry.connection, message, { session: context.session, principal: context.principal.name });
+              forward(masked.ok && typeof masked.value === 'string' ? { ...numbers, message: masked.value } : numbers);
+            },
+          })
+        : undefined;
+
     let outcome: GateOutcome;
     try {
       outcome = await this.runtime.gate.run(
@@ -136,6 +153,7 @@ export class ToolCalls {
       return gateFailure(error);
     } finally {
       if (heartbeat) clearInterval(heartbeat);
+      stopObserving?.();
     }
 
     if (pendingKey) {

@@ -20,6 +20,7 @@ import { authenticate, refuseAuthentication } from './auth.js';
 import { ToolCalls, type ClientInfo } from './calls.js';
 import { authInfoFor, createSessionServer } from './server.js';
 import { ToolCatalogue } from './tools.js';
+import { UpstreamNotices } from './upstream-notices.js';
 import { toolError } from './results.js';
 import {
   cancelledRequestId,
@@ -46,6 +47,8 @@ interface Session {
   /** The key that opened the session; only it may use the session. */
   credentialId: string;
   principal: string;
+  /** The principal as the latest request proved it (groups follow reloads); for notifications. */
+  who: Principal;
   lastUsed: number;
   inFlight: number;
   /** POST requests (calls) being answered; an open GET notification stream is not one. */
@@ -65,6 +68,7 @@ export class McpEndpoint {
   readonly #sessions = new Map<string, Session>();
   readonly #catalogue: ToolCatalogue;
   readonly #calls: ToolCalls;
+  readonly #notices: UpstreamNotices;
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(
@@ -74,6 +78,7 @@ export class McpEndpoint {
     // Connections need a restart to change, so the catalogue is built once; the policy that
     // filters it is read at each call.
     this.#catalogue = new ToolCatalogue(runtime.loaded.config.connections, undefined, { connector: (name) => runtime.connector(name) });
+    this.#notices = new UpstreamNotices(runtime, this.#catalogue);
     this.#calls = new ToolCalls(runtime, this.#catalogue, options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {});
     this.#sweeper = setInterval(() => this.sweep(), SWEEP_MS);
     this.#sweeper.unref();
@@ -127,6 +132,7 @@ export class McpEndpoint {
         log.warn({ session: session.id, owner: session.principal, caller: principal.name, key: principal.credentialId }, 'MCP session used with another key; refused');
         return sendJsonRpcError(res, 403, SERVER_ERROR, 'Forbidden: this MCP session belongs to another key; initialize your own session');
       }
+      session.who = principal;
     } else if (method === 'POST' && isInitializeRequest(body)) {
       // One principal must not be able to hold every session: beyond its share, its own
       // least recently used idle session makes room.
@@ -232,6 +238,7 @@ export class McpEndpoint {
       { runtime: this.runtime, catalogue: this.#catalogue, calls: this.#calls, version: this.options.version },
       () => session.client,
     );
+    this.#notices.attach(server, () => session.id, () => session.who);
     server.oninitialized = () => {
       const info = server.getClientVersion();
       // The client names itself; what it says goes into every audit record of the session,
@@ -250,7 +257,7 @@ export class McpEndpoint {
         log.info({ session: id }, 'MCP session closed by the client');
       },
     });
-    Object.assign(session, { transport, server, credentialId: principal.credentialId ?? '', principal: principal.name, lastUsed: Date.now(), inFlight: 0, postsInFlight: 0 });
+    Object.assign(session, { transport, server, credentialId: principal.credentialId ?? '', principal: principal.name, who: principal, lastUsed: Date.now(), inFlight: 0, postsInFlight: 0 });
     transport.onerror = (error) => log.debug({ err: error }, 'MCP transport error');
     // connect() only wires callbacks; it resolves at once for this transport.
     void server.connect(transport).catch((error: unknown) => log.error({ err: error }, 'could not start an MCP session'));
@@ -273,6 +280,7 @@ export class McpEndpoint {
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
     this.#catalogue.close();
+    this.#notices.close();
     await Promise.allSettled([...this.#sessions.values()].map((session) => this.closeSession(session)));
   }
 }

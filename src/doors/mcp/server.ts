@@ -5,6 +5,8 @@
 // it checked the bearer key; nothing here trusts the session alone.
 import { Server, type AuthInfo, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import type { Runtime } from '../../app/runtime.js';
+import type { UpstreamProgress } from '../../connectors/mcp.js';
+import { log } from '../../util/log.js';
 import type { Principal } from '../../gate/types.js';
 import type { ClientInfo, ToolCalls } from './calls.js';
 import { toolError } from './results.js';
@@ -25,7 +27,7 @@ export function authInfoFor(auth: RequestAuth): AuthInfo {
   return { token: '', clientId: auth.principal.credentialId ?? auth.principal.name, scopes: [], extra: { sluice: auth } };
 }
 
-function requestAuth(ctx: ServerContext): RequestAuth | undefined {
+export function requestAuth(ctx: ServerContext): RequestAuth | undefined {
   const value = ctx.http?.authInfo?.extra?.sluice as RequestAuth | undefined;
   return value?.principal ? value : undefined;
 }
@@ -49,7 +51,11 @@ export function createSessionServer(parts: ServerParts, clientInfo: () => Client
     },
   );
 
-  server.setRequestHandler('tools/list', () => ({ tools: parts.catalogue.list(parts.runtime.loaded.policy.rules) }));
+  // What the policy could let this caller run: the principal comes with each request.
+  server.setRequestHandler('tools/list', (_request, ctx) => {
+    const auth = requestAuth(ctx);
+    return { tools: auth ? parts.catalogue.list(parts.runtime.loaded.policy.rules, auth.principal) : [] };
+  });
   parts.catalogue.attach(server);
   registerUpstreamFeatures(server, parts.runtime, parts.catalogue, clientInfo);
 
@@ -60,7 +66,10 @@ export function createSessionServer(parts: ServerParts, clientInfo: () => Client
     // The endpoint always sets it; without it, refuse rather than guess who is calling.
     if (!auth) return toolError('Sluice could not tell who is calling; nothing ran.');
     const progressToken = request.params._meta?.progressToken;
+    // Sluice's own notices (review held) count 1, 2, ...; the upstream's progress follows on
+    // from there, so the values the client sees only ever increase.
     let progress = 0;
+    let upstreamBase: number | undefined;
     const signal = AbortSignal.any([ctx.mcpReq.signal, auth.signal]);
     const client = clientInfo();
     const result = await parts.calls.call(request.params.name, request.params.arguments, {
@@ -72,6 +81,19 @@ export function createSessionServer(parts: ServerParts, clientInfo: () => Client
         ? {
             progress: (message: string) =>
               ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress: ++progress, message } }),
+            upstreamProgress: (update: UpstreamProgress) => {
+              upstreamBase ??= progress;
+              const value = upstreamBase + update.progress;
+              if (!(value > progress)) return;
+              progress = value;
+              const params = {
+                progressToken,
+                progress: value,
+                ...(update.total !== undefined ? { total: upstreamBase + update.total } : {}),
+                ...(update.message !== undefined ? { message: update.message } : {}),
+              };
+              ctx.mcpReq.notify({ method: 'notifications/progress', params }).catch((error: unknown) => log.debug({ err: error }, 'could not forward upstream progress'));
+            },
           }
         : {}),
     });

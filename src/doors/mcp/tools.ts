@@ -1,18 +1,18 @@
 // The tool catalogue: a registry of per-connection tool providers. Each connection kind
 // that has a provider offers its tools under the connection's namespace
 // (`<connection>__<tool>`); tools/list shows a tool only when the policy could let a call of
-// it run (policy-scope.ts). Upstream MCP servers are a live provider (upstream.ts): their
+// it run for the principal asking (policy-scope.ts). Upstream MCP servers are a live provider (upstream.ts): their
 // tool lists change, and every attached session is told (notifications/tools/list_changed).
 import type { CallToolResult, Server, Tool } from '@modelcontextprotocol/server';
 import type { ConnectionConfig } from '../../config/schema.js';
 import type { Connector } from '../../connectors/connector.js';
 import type { GateOutcome } from '../../gate/gate.js';
-import type { IntentClass } from '../../gate/types.js';
+import type { IntentClass, Principal } from '../../gate/types.js';
 import type { CompiledRule } from '../../policy/index.js';
 import { log } from '../../util/log.js';
 import { scopeSummary, type ScopeSummary } from './policy-scope.js';
 import { formatExecResult, formatQueryResult, QUERY_OUTPUT_SCHEMA, EXEC_OUTPUT_SCHEMA } from './results.js';
-import { classCouldRun, isUpstream, upstreamTools } from './upstream.js';
+import { isUpstream, upstreamTools } from './upstream.js';
 
 /**
  * Between the connection name and the tool name. MCP tool names may use letters, digits,
@@ -37,8 +37,7 @@ export interface ConnectionTool {
   format(outcome: GateOutcome): CallToolResult;
   /**
    * The intent class every call of this tool has, when the tool alone decides it (upstream
-   * tools: by annotations and name). tools/list then also hides the tool when no rule could
-   * allow that class.
+   * tools: by annotations and name). tools/list then evaluates `intent.class` in conditions.
    */
   intentClass?: IntentClass;
 }
@@ -127,15 +126,24 @@ export const shellTools: ToolProvider = {
 
 export const BUILT_IN_PROVIDERS: readonly ToolProvider[] = [postgresTools, shellTools, upstreamTools];
 
+/** Summaries kept per policy and principal (the rules array is replaced on reload, never mutated). */
+const MAX_PRINCIPALS = 1000;
+
+function principalKey(principal: Principal): string {
+  return JSON.stringify([principal.kind, principal.name, [...principal.groups].sort(), principal.onBehalfOf ?? '']);
+}
+
 export class ToolCatalogue {
   #tools = new Map<string, CatalogueTool>();
-  #summaries?: { rules: readonly CompiledRule[]; byConnection: Map<string, ScopeSummary>; byClass: Map<string, boolean> };
+  #summaries?: { rules: readonly CompiledRule[]; byPrincipal: Map<string, Map<string, ScopeSummary>> };
+  readonly #connections: Readonly<Record<string, ConnectionConfig>>;
   readonly #build: () => Map<string, CatalogueTool>;
   /** Sessions told when a live provider's tools change. */
   readonly #servers = new Set<Server>();
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(connections: Readonly<Record<string, ConnectionConfig>>, providers: readonly ToolProvider[] = BUILT_IN_PROVIDERS, options: CatalogueOptions = {}) {
+    this.#connections = connections;
     const byKind = new Map(providers.map((provider) => [provider.kind, provider]));
     this.#build = () => {
       const tools = new Map<string, CatalogueTool>();
@@ -186,9 +194,9 @@ export class ToolCatalogue {
     }
   }
 
-  /** Whether the policy could let a call on this connection run (what tools/list shows). */
-  couldRun(connection: string, rules: readonly CompiledRule[]): boolean {
-    return this.summary(rules, connection).couldRun;
+  /** Whether the policy could let this principal's call on this connection run (what tools/list shows). */
+  couldRun(connection: string, rules: readonly CompiledRule[], principal: Principal): boolean {
+    return this.summary(rules, principal, connection).couldRun;
   }
 
   /** Stops following live providers (the endpoint is closing). */
@@ -197,12 +205,12 @@ export class ToolCatalogue {
     this.#servers.clear();
   }
 
-  /** The tools the policy could let run, as tools/list shows them. */
-  list(rules: readonly CompiledRule[]): Tool[] {
+  /** The tools the policy could let this principal run, as tools/list shows them. */
+  list(rules: readonly CompiledRule[], principal: Principal): Tool[] {
     const out: Tool[] = [];
     for (const entry of this.#tools.values()) {
-      const summary = this.summary(rules, entry.connection);
-      if (!summary.couldRun || !this.classVisible(rules, entry)) continue;
+      const summary = this.summary(rules, principal, entry.connection, entry.tool.intentClass);
+      if (!summary.couldRun) continue;
       out.push({
         name: entry.name,
         title: entry.tool.title,
@@ -215,33 +223,31 @@ export class ToolCatalogue {
     return out;
   }
 
-  /** A listed tool by its full name; undefined for unknown names and for tools the policy hides. */
-  find(name: string, rules: readonly CompiledRule[]): CatalogueTool | undefined {
+  /** A listed tool by its full name; undefined for unknown names and for tools the policy hides from this principal. */
+  find(name: string, rules: readonly CompiledRule[], principal: Principal): CatalogueTool | undefined {
     const entry = this.#tools.get(name);
-    return entry && this.summary(rules, entry.connection).couldRun && this.classVisible(rules, entry) ? entry : undefined;
+    return entry && this.summary(rules, principal, entry.connection, entry.tool.intentClass).couldRun ? entry : undefined;
   }
 
-  /** For tools whose calls all have one class: whether some rule in scope could allow or review it. */
-  private classVisible(rules: readonly CompiledRule[], entry: CatalogueTool): boolean {
-    const cls = entry.tool.intentClass;
-    if (cls === undefined) return true;
-    this.summary(rules, entry.connection);
-    const key = `${entry.connection}\u0000${cls}`;
-    let visible = this.#summaries!.byClass.get(key);
-    if (visible === undefined) {
-      visible = classCouldRun(rules, entry.connection, cls);
-      this.#summaries!.byClass.set(key, visible);
+  private summary(rules: readonly CompiledRule[], principal: Principal, connection: string, intentClass?: IntentClass): ScopeSummary {
+    if (this.#summaries?.rules !== rules) this.#summaries = { rules, byPrincipal: new Map() };
+    const who = principalKey(principal);
+    let mine = this.#summaries.byPrincipal.get(who);
+    if (!mine) {
+      if (this.#summaries.byPrincipal.size >= MAX_PRINCIPALS) this.#summaries.byPrincipal.clear();
+      mine = new Map();
+      this.#summaries.byPrincipal.set(who, mine);
     }
-    return visible;
-  }
-
-  private summary(rules: readonly CompiledRule[], connection: string): ScopeSummary {
-    // Recomputed when a reload brings new rules; the rules array is replaced, never mutated.
-    if (this.#summaries?.rules !== rules) this.#summaries = { rules, byConnection: new Map(), byClass: new Map() };
-    let summary = this.#summaries.byConnection.get(connection);
+    const key = `${connection}\u0000${intentClass ?? ''}`;
+    let summary = mine.get(key);
     if (!summary) {
-      summary = scopeSummary(rules, connection);
-      this.#summaries.byConnection.set(connection, summary);
+      const config = this.#connections[connection];
+      summary = scopeSummary(rules, {
+        principal,
+        connection: { name: connection, kind: config?.kind ?? '', labels: config?.labels ?? {} },
+        ...(intentClass ? { intentClass } : {}),
+      });
+      mine.set(key, summary);
     }
     return summary;
   }

@@ -45,7 +45,11 @@ function failureText(outcome: GateOutcome): string {
 export function registerUpstreamFeatures(server: Server, runtime: Runtime, catalogue: ToolCatalogue, clientInfo: () => ClientInfo | undefined): void {
   if (upstreamsOf(runtime).length === 0) return;
   server.registerCapabilities({ prompts: { listChanged: true }, resources: { listChanged: true } });
-  const visible = () => upstreamsOf(runtime).filter(([name]) => catalogue.couldRun(name, runtime.loaded.policy.rules));
+  // An upstream's prompts and resources are offered to whoever could call some of its tools.
+  const visible = (ctx: ServerContext) => {
+    const principal = (ctx.http?.authInfo?.extra?.sluice as RequestAuth | undefined)?.principal;
+    return principal ? upstreamsOf(runtime).filter(([name]) => catalogue.couldRun(name, runtime.loaded.policy.rules, principal)) : [];
+  };
 
   const run = async (ctx: ServerContext, connection: string, command: string, args: Record<string, unknown>, detail: Record<string, unknown>) => {
     const auth = ctx.http?.authInfo?.extra?.sluice as RequestAuth | undefined;
@@ -73,8 +77,8 @@ export function registerUpstreamFeatures(server: Server, runtime: Runtime, catal
     }
   };
 
-  server.setRequestHandler('prompts/list', () => ({
-    prompts: visible().flatMap(([connection, upstream]) =>
+  server.setRequestHandler('prompts/list', (_request, ctx) => ({
+    prompts: visible(ctx).flatMap(([connection, upstream]) =>
       upstream.prompts
         .filter((prompt) => TOOL_NAME.test(prompt.name))
         .map((prompt) => ({
@@ -87,7 +91,7 @@ export function registerUpstreamFeatures(server: Server, runtime: Runtime, catal
 
   server.setRequestHandler('prompts/get', async (request, ctx): Promise<GetPromptResult> => {
     const name = request.params.name;
-    const found = visible()
+    const found = visible(ctx)
       .flatMap(([connection, upstream]) => upstream.prompts.map((prompt) => ({ connection, prompt })))
       .find(({ connection, prompt }) => `${connection}${TOOL_SEPARATOR}${prompt.name}` === name);
     if (!found) refuse(`Unknown prompt "${name}". Call prompts/list for the prompts Sluice offers you.`);
@@ -99,12 +103,12 @@ export function registerUpstreamFeatures(server: Server, runtime: Runtime, catal
     return { ...(typeof root.description === 'string' ? { description: root.description } : {}), messages: (root.messages ?? []) as GetPromptResult['messages'] };
   });
 
-  server.setRequestHandler('resources/list', () => ({
-    resources: visible().flatMap(([connection, upstream]) => upstream.resources.map((resource) => ({ ...resource, uri: `${URI_PREFIX}${connection}/${resource.uri}` }))),
+  server.setRequestHandler('resources/list', (_request, ctx) => ({
+    resources: visible(ctx).flatMap(([connection, upstream]) => upstream.resources.map((resource) => ({ ...resource, uri: `${URI_PREFIX}${connection}/${resource.uri}` }))),
   }));
 
-  server.setRequestHandler('resources/templates/list', () => ({
-    resourceTemplates: visible().flatMap(([connection, upstream]) =>
+  server.setRequestHandler('resources/templates/list', (_request, ctx) => ({
+    resourceTemplates: visible(ctx).flatMap(([connection, upstream]) =>
       upstream.resourceTemplates.map((template) => ({ ...template, uriTemplate: `${URI_PREFIX}${connection}/${template.uriTemplate}` })),
     ),
   }));
@@ -115,7 +119,7 @@ export function registerUpstreamFeatures(server: Server, runtime: Runtime, catal
     const slash = rest.indexOf('/');
     const connection = slash > 0 ? rest.slice(0, slash) : '';
     const upstreamUri = rest.slice(slash + 1);
-    if (!connection || !upstreamUri || !visible().some(([name]) => name === connection)) {
+    if (!connection || !upstreamUri || !visible(ctx).some(([name]) => name === connection)) {
       refuse(`Unknown resource "${uri}". Sluice's resources are named sluice://<connection>/<uri>; call resources/list.`);
     }
     const outcome = await run(ctx, connection, renderResourceRead(upstreamUri), { uri: upstreamUri }, { resource: uri });

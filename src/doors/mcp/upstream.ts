@@ -11,9 +11,7 @@ import type { Connector } from '../../connectors/connector.js';
 import { McpConnector, renderToolCall, toolResultOf } from '../../connectors/mcp.js';
 import { McpAnalyser } from '../../analyse/mcp.js';
 import type { GateOutcome } from '../../gate/gate.js';
-import type { IntentClass } from '../../gate/types.js';
-import type { CompiledRule } from '../../policy/index.js';
-import { classesIn } from './policy-scope.js';
+import { checkStructured, widenOutputSchema, type OutputSchema } from './output-schema.js';
 import { toolError } from './results.js';
 import type { ConnectionTool, ToolProvider } from './tools.js';
 
@@ -24,13 +22,19 @@ export function isUpstream(connector: Connector | undefined): connector is McpCo
   return connector instanceof McpConnector;
 }
 
-function formatUpstreamResult(connection: string) {
+function formatUpstreamResult(connection: string, name: string, outputSchema: OutputSchema | undefined) {
   return (outcome: GateOutcome): CallToolResult => {
     const result = outcome.result!;
     const tool = toolResultOf(result);
     if (!tool) {
       const message = result.error?.message ?? 'unknown error';
       return toolError(result.error?.code === 'upstream_unavailable' ? `Unavailable: ${message}. Nothing ran.` : `The call failed: ${message}`);
+    }
+    if (outputSchema && !tool.isError) {
+      const check = checkStructured(outputSchema, tool.structuredContent);
+      if (!check.ok) {
+        return toolError(`The result of ${name} does not match the tool's output schema after masking (${check.reason}), so Sluice withholds it. The call did run.`);
+      }
     }
     if (tool.content.length === 0 && tool.structuredContent === undefined) {
       return { ...tool, content: [{ type: 'text', text: `(the tool of ${connection} returned no content)` }] };
@@ -46,13 +50,14 @@ function upstreamTool(connection: string, tool: Tool): ConnectionTool {
   const intentClass = analyser.analyse(renderToolCall(tool.name, {})).class;
   const from = `Tool "${tool.name}" of the MCP server behind connection "${connection}", through the Sluice gateway.`;
   const title = tool.title ?? tool.annotations?.title ?? tool.name;
+  const outputSchema = tool.outputSchema ? widenOutputSchema(tool.outputSchema) : undefined;
   return {
     name: tool.name,
     title: `${title} (${connection})`,
     description: tool.description ? `${tool.description}\n\n${from}` : from,
     inputSchema: tool.inputSchema,
-    // The upstream's outputSchema is not re-exported: masking can turn a number or an object
-    // into placeholder text, and a client that validates would then reject the result.
+    // Widened so that masked values (placeholder text) still validate (output-schema.ts).
+    ...(outputSchema ? { outputSchema } : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
     command: (args) => {
       try {
@@ -61,25 +66,9 @@ function upstreamTool(connection: string, tool: Tool): ConnectionTool {
         return { error: (error as Error).message };
       }
     },
-    format: formatUpstreamResult(connection),
+    format: formatUpstreamResult(connection, `${connection}__${tool.name}`, outputSchema),
     intentClass,
   };
-}
-
-/**
- * Whether some rule in scope for the mcp door and this connection could allow or review a
- * call of this class, and no rule denies exactly that class. Other conditions (on args, on
- * the caller) count as "could": only a call can evaluate them.
- */
-export function classCouldRun(rules: readonly CompiledRule[], connection: string, cls: IntentClass): boolean {
-  const scoped = rules.filter((rule) => (!rule.connections || rule.connections.includes(connection)) && (!rule.doors || rule.doors.includes('mcp')));
-  if (scoped.some((rule) => rule.effect === 'deny' && rule.when !== undefined && classesIn(rule.when)?.includes(cls))) return false;
-  return scoped.some((rule) => {
-    if (rule.effect === 'deny') return false;
-    if (rule.when === undefined) return true;
-    const classes = classesIn(rule.when);
-    return classes === undefined || classes.includes(cls);
-  });
 }
 
 /** Tools of an upstream MCP connection, as its server lists them now. */

@@ -360,7 +360,9 @@ export class ProxySession {
       return;
     }
     this.afterAdmitted(admitted);
-    this.sendUp(b);
+    const frame = await this.detokenised(admitted, b, 5, end, false);
+    if (!frame || this.closed) return;
+    this.sendUp(frame);
     const run = newRun(admitted, false);
     if (mayChangeEncoding(admitted)) this.encodingRisk.add(run);
     this.push(run);
@@ -378,11 +380,13 @@ export class ProxySession {
       return;
     }
     this.afterAdmitted(admitted);
+    const frame = await this.detokenised(admitted, b, afterName, end, true);
+    if (!frame || this.closed) return;
     if (mayChangeEncoding(admitted)) this.encodingRiskNextSync = true;
     const info: StatementInfo = { admission: admitted };
     const previous = this.statements.get(name);
     this.statements.set(name, info);
-    this.sendUp(b);
+    this.sendUp(frame);
     this.push({ kind: 'parse', name, previous, info });
   }
 
@@ -487,6 +491,32 @@ export class ProxySession {
         }
         return bytes.toString('latin1');
     }
+  }
+
+  /**
+   * The frame to send upstream for an admitted Query or Parse (statement text at [start, end)):
+   * as received, or with the values of its placeholders in when the deciding rule says
+   * `detokenise: true` (masking/detokenise.ts). Undefined when that was refused: the refusal
+   * is sent instead and the outcome recorded. The audit records keep the text as sent.
+   */
+  private async detokenised(admission: Admission, b: Buffer, start: number, end: number, extended: boolean): Promise<Buffer | undefined> {
+    if (admission.decision.detokenise !== true) return b;
+    const run = await this.settings.gate.detokenise(admission.action, admission.decision, 'postgres');
+    let error = run.ok ? undefined : run.error;
+    if (run.ok) {
+      if (run.command === admission.action.command) return b;
+      // Values go out in the client's encoding; one it cannot carry is refused, not mangled.
+      const limit = this.encoding === 'ascii' || this.encodingRisk.size > 0 || this.encodingRiskNextSync ? 0x7f : this.encoding === 'latin1' ? 0xff : Infinity;
+      if (limit === Infinity || ![...run.command].some((c) => c.codePointAt(0)! > limit)) {
+        const frame = Buffer.concat([b.subarray(0, start), Buffer.from(run.command, limit === Infinity ? 'utf8' : 'latin1'), b.subarray(end)]);
+        frame.writeUInt32BE(frame.length - 1, 1);
+        return frame;
+      }
+      error = { code: 'detokenise_refused', message: 'Sluice did not put the values of placeholders into this statement: a value has characters the client_encoding cannot carry' };
+    }
+    this.record(admission, performance.now(), { ok: false, error: error! });
+    this.refuse(extended, { severity: 'ERROR', code: '42501', message: error!.message, hint: 'placeholders are replaced only inside string literals, for rules with detokenise: true (docs/masking.md)' });
+    return undefined;
   }
 
   /** Bookkeeping for an admitted statement before it is sent. */

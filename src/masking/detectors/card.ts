@@ -6,6 +6,7 @@ import { PRIORITY, type ScanContext } from './context.js';
 const CANDIDATE = /(?<![\d.,+-])\d(?:[ -]?\d){12,18}(?![\d])/g;
 
 export function scanCard(ctx: ScanContext, out: Candidate[]): void {
+  if (!ctx.hasDigits(13)) return;
   const text = ctx.text;
   CANDIDATE.lastIndex = 0;
   for (let m = CANDIDATE.exec(text); m; m = CANDIDATE.exec(text)) {

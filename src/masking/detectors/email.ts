@@ -34,6 +34,8 @@ export function scanEmail(ctx: ScanContext, out: Candidate[]): void {
     // "icon@2x.png" is an asset name.
     if (/^\d+x$/i.test(labels[0]!)) continue;
     if (NOT_PEOPLE.has(text.slice(start, at).toLowerCase())) continue;
+    // "https://public@o1.ingest.example.io": the user part of a URL, not a mailbox.
+    if (start >= 3 && text.startsWith('://', start - 3)) continue;
     out.push({ type: 'email', start, end, priority: PRIORITY.email });
     at = end - 1;
   }

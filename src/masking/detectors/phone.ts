@@ -16,6 +16,8 @@ const DATE = /^(?:\d{4}[-./ ]\d{1,2}[-./ ]\d{1,2}|\d{1,2}[-./ ]\d{1,2}[-./ ]\d{2
  * an SSN) is not parsed again, since parsing is the expensive part (~0.1 ms a number).
  */
 export function scanPhone(ctx: ScanContext, out: Candidate[]): void {
+  // isPhone wants at least 7 digits in a candidate.
+  if (!ctx.hasDigits(7)) return;
   const text = ctx.text;
   let claimed: Candidate[] | undefined;
   CANDIDATE.lastIndex = 0;
@@ -65,12 +67,15 @@ function isPhone(ctx: ScanContext, raw: string, at: number): boolean {
   // ("12345.678901", "2019-2024") unless the first carries a trunk prefix ("030 12345678").
   if (groups.some((group) => group.length > 8)) return false;
   if (groups.length === 2 && raw === body && !groups[0]!.startsWith('0') && !labelled) return false;
+  // North American numbers are grouped 3-3-4 (or 1-3-3-4); "2024-0611-77" is a case number.
+  if (NANP_REGIONS.has(ctx.region) && raw === body && !labelled && !NANP_GROUPS.has(groups.map((group) => group.length).join('-'))) return false;
   return valid(raw, ctx.region);
 }
 
 /** North American numbering: [2-9]XX [2-9]XX XXXX, optionally after 1. */
 const NANP = /^1?[2-9]\d{2}[2-9]\d{6}$/;
 const NANP_REGIONS = new Set(['US', 'CA']);
+const NANP_GROUPS = new Set(['3-3-4', '1-3-3-4']);
 
 const cache = new Map<string, boolean>();
 

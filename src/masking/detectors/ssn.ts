@@ -13,6 +13,7 @@ export function validSsn(area: string, group: string, serial: string): boolean {
 }
 
 export function scanSsn(ctx: ScanContext, out: Candidate[]): void {
+  if (!ctx.hasDigits(9)) return;
   const text = ctx.text;
   DASHED.lastIndex = 0;
   for (let m = DASHED.exec(text); m; m = DASHED.exec(text)) {

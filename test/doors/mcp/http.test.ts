@@ -212,6 +212,7 @@ describe('MCP door over streamable HTTP', () => {
 
   it('records door mcp, the tool arguments and the client in the audit log', async () => {
     await client.callTool({ name: 'db__query', arguments: { sql: 'SELECT 42 AS answer' } });
+    await t.sluice.runtime.ledger.flush();
     const rows = await t.sluice.runtime.store.readAudit({ limit: 50, descending: true });
     const bodies = rows.map((row) => JSON.parse(row.body));
     const decision = bodies.find((b) => b.kind === 'decision' && b.command === 'SELECT 42 AS answer');

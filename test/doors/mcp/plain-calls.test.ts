@@ -52,6 +52,7 @@ describe('MCP door: plain tool calls', () => {
     assert.equal(response.json.id, 'plain-1');
     assert.deepEqual(response.json.result.structuredContent.rows, [[42]]);
 
+    await t.sluice.runtime.ledger.flush();
     const rows = await t.sluice.runtime.store.readAudit({ limit: 10, descending: true, session: transport.sessionId! });
     const kinds = rows.map((row) => row.kind);
     assert.deepEqual(kinds.slice(0, 2), ['outcome', 'decision']);

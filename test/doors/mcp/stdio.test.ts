@@ -56,6 +56,7 @@ connections:
     } finally {
       await client.close();
     }
+    await t.sluice.runtime.ledger.flush();
     const rows = await t.sluice.runtime.store.readAudit({ limit: 20, descending: true });
     const decision = rows.map((row) => JSON.parse(row.body)).find((b) => b.kind === 'decision' && b.command === `DELETE FROM ${table}`);
     assert.equal(decision.door, 'mcp');

@@ -146,6 +146,7 @@ describe('MCP door: upstream MCP servers as connections', () => {
     assert.ok(!text.includes('ada@example.com'), `email masked: ${text}`);
     assert.ok(!text.includes(PLANTED_TOKEN), `token masked: ${text}`);
 
+    await sluice.runtime.ledger.flush();
     const rows = await sluice.runtime.store.readAudit({ limit: 20, descending: true });
     const bodies = rows.map((row) => JSON.parse(row.body));
     const decision = bodies.find((b) => b.kind === 'decision' && b.effect === 'allow' && b.connection === 'fs');
@@ -186,6 +187,7 @@ describe('MCP door: upstream MCP servers as connections', () => {
     const got = await client.getPrompt({ name: 'every__args-prompt', arguments: { city: 'Paris' } });
     assert.deepEqual(got.messages.map((m) => (m.content as { text?: string }).text), ["What's weather in Paris?"]);
     await assert.rejects(client.getPrompt({ name: 'every__args-prompt', arguments: { city: 'Atlantis' } }), /Denied by Sluice policy rule "no-atlantis": nobody goes there/);
+    await sluice.runtime.ledger.flush();
     const rows = await sluice.runtime.store.readAudit({ limit: 10, descending: true });
     const decision = rows.map((row) => JSON.parse(row.body)).find((b) => b.kind === 'decision' && b.rule === 'no-atlantis');
     assert.equal(decision.command, 'prompt:args-prompt({"city":"Atlantis"})');
@@ -199,6 +201,7 @@ describe('MCP door: upstream MCP servers as connections', () => {
     assert.equal(read.contents[0]!.uri, doc.uri);
     assert.ok(((read.contents[0] as { text?: string }).text ?? '').length > 0);
     await assert.rejects(client.readResource({ uri: 'sluice://nowhere/demo://x' }), /Unknown resource/);
+    await sluice.runtime.ledger.flush();
     const rows = await sluice.runtime.store.readAudit({ limit: 10, descending: true });
     const decision = rows.map((row) => JSON.parse(row.body)).find((b) => b.kind === 'decision' && b.command.startsWith('resource:read('));
     assert.equal(decision.intent.class, 'read');
