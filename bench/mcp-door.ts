@@ -13,6 +13,7 @@
 // summary line per client count with the median p50 and the p50 added over direct `pg`.
 //
 //   node --import tsx bench/mcp-door.ts [--duration 5] [--rounds 2] [--clients 1,8] [--variants a,b] [--same-process]
+//        [--store-sync full|normal]
 //
 // Needs PostgreSQL at 127.0.0.1:5432 (user root, database test, trust).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -174,9 +175,11 @@ async function measure(workers: (() => Promise<void>)[]): Promise<Measurement> {
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-mcp-'));
+  // `full` (the default) waits for the journal's fdatasync before a call runs; see docs/configuration.md.
+  const storeSync = arg('store-sync', 'full') === 'normal' ? 'normal' : 'full';
   const maxClients = Math.max(...clientCounts);
   const config = `
-store: { url: sqlite:${join(dir, 'sluice.db')} }
+store: { url: sqlite:${join(dir, 'sluice.db')}, sync: ${storeSync} }
 listeners: { api: { address: 127.0.0.1:0 } }
 connections:
   db: { kind: postgres, database: test, user: root, max_connections: ${maxClients} }
@@ -268,7 +271,7 @@ policy:
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
     for (const clients of clientCounts) {
       const direct = median(p50s.get(`${clients}:direct-pg`) ?? []);
-      const summary: Record<string, unknown> = { bench: 'mcp-door', summary: true, clients };
+      const summary: Record<string, unknown> = { bench: 'mcp-door', summary: true, clients, store_sync: storeSync };
       for (const variant of variants) {
         const p50 = median(p50s.get(`${clients}:${variant}`) ?? []);
         summary[`${variant}_p50_ms`] = Number(p50.toFixed(3));

@@ -171,6 +171,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     detokeniser: new Detokeniser({ vault: () => vault, analysers }),
     ...(options.observer ? { observer: options.observer } : {}),
     ...(recordings ? { recorder: new ShellRecorder(recordings) } : {}),
+    ...(valueDigester ? { valueDigester } : {}),
   });
   const runtime: Runtime = {
     loaded,

@@ -4,6 +4,7 @@
 // decision and a stored audit record nothing runs.
 import type { Analyser, AnalysisSession } from '../analyse/analyser.js';
 import type { AuditDraft } from '../audit/record.js';
+import { recordableJson, recordableParams, type ValueDigester } from '../audit/value-digest.js';
 import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/reviews.js';
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
@@ -39,6 +40,8 @@ export interface GateDependencies {
   detokeniser?: Detokeniser;
   /** Keeps a recording of what the caller is shown (audit.recordings, audit/recording.ts). */
   recorder?: OutputRecorder;
+  /** Keyed digests for argument and parameter values in records (none: values are left out). */
+  valueDigester?: ValueDigester;
 }
 
 /**
@@ -62,6 +65,11 @@ export interface ActionRequest {
   door: string;
   command: string;
   args?: Record<string, unknown>;
+  /**
+   * When `command` carries the argument values (an upstream tool call): renders the command
+   * from the arguments as the records keep them (keyed digests; see Action.auditCommand).
+   */
+  auditCommand?: (recordableArgs: Record<string, unknown>) => string;
   /** Door facts for the audit records (e.g. the MCP client's name and version). */
   detail?: Readonly<Record<string, unknown>>;
   analysisSession?: AnalysisSession;
@@ -122,6 +130,10 @@ export interface CompletedCommand {
   masked?: MaskReport;
   /** How many injected credentials were cut out of the result. */
   secretsRedacted?: number;
+  /** Door facts for the outcome record only. */
+  detail?: Readonly<Record<string, unknown>>;
+  /** Bound parameter values (null for SQL NULL): the record keeps their keyed digests only. */
+  params?: readonly (Uint8Array | null)[];
 }
 
 export class GateError extends Error {
@@ -171,6 +183,7 @@ export class Gate {
       connection: ref,
       door: request.door,
       command: request.command,
+      ...(request.auditCommand ? { auditCommand: this.auditCommand(request) } : {}),
       intent,
       ...(request.args ? { args: request.args } : {}),
       ...(request.detail ? { detail: request.detail } : {}),
@@ -193,13 +206,18 @@ export class Gate {
       connection: connection?.ref ?? { name: request.connection, kind: 'unknown', labels: {} },
       door: request.door,
       command: request.command,
+      ...(request.auditCommand ? { auditCommand: this.auditCommand(request) } : {}),
       intent: unknownIntent('none', 'refused by the door before analysis'),
       ...(request.detail ? { detail: request.detail } : {}),
     };
     const decision: Decision = { effect: 'deny', rule, reason, matched: [] };
     this.deps.observer?.decided(action, decision);
-    await this.record(decisionDraft(action, decision));
+    await this.record(decisionDraft(action, decision, this.deps.valueDigester));
     this.deps.observer?.completed(action, 'denied', 0);
+  }
+
+  private auditCommand(request: Pick<ActionRequest, 'auditCommand' | 'args'>): string {
+    return request.auditCommand!(recordableJson(request.args ?? {}, this.deps.valueDigester) as Record<string, unknown>);
   }
 
   /** The policy decision for an Action; never throws (a broken policy denies). */
@@ -241,7 +259,7 @@ export class Gate {
           matched: [],
         };
     this.deps.observer?.decided(action, decision);
-    await this.record(decisionDraft(action, decision));
+    await this.record(decisionDraft(action, decision, this.deps.valueDigester));
 
     if (decision.effect === 'deny' || !connection) {
       this.deps.observer?.completed(action, 'denied', 0);
@@ -276,7 +294,9 @@ export class Gate {
     if (admission.status !== 'allowed') throw new Error('complete() is only for allowed admissions');
     const { action, decision, review } = admission;
     try {
-      await this.store(outcomeDraft(action, decision, 'executed', { review, ...outcome }));
+      const { params, ...rest } = outcome;
+      const detail = params?.length ? { ...outcome.detail, params: recordableParams(params, this.deps.valueDigester) } : outcome.detail;
+      await this.store(outcomeDraft(action, decision, 'executed', { review, ...rest, ...(detail ? { detail } : {}) }));
     } catch (error) {
       // Unlike a failed decision record, the command has run: say so, so nobody retries a
       // write that already happened.
@@ -414,11 +434,11 @@ function actorFields(action: Action) {
   };
 }
 
-function decisionDraft(action: Action, decision: Decision): AuditDraft {
+function decisionDraft(action: Action, decision: Decision, digester: ValueDigester | undefined): AuditDraft {
   return {
     kind: 'decision',
     ...actorFields(action),
-    command: action.command,
+    command: action.auditCommand ?? action.command,
     intent: {
       class: action.intent.class,
       classes: action.intent.classes,
@@ -432,7 +452,8 @@ function decisionDraft(action: Action, decision: Decision): AuditDraft {
     detail: {
       principalKind: action.principal.kind,
       groups: action.principal.groups,
-      ...(action.args ? { args: action.args } : {}),
+      // Argument values only as keyed digests (audit/value-digest.ts): searchable, not readable.
+      ...(action.args ? { args: recordableJson(action.args, digester) } : {}),
       ...action.detail,
     },
   };
@@ -442,9 +463,9 @@ function outcomeDraft(
   action: Action,
   decision: Decision,
   outcome: Exclude<GateOutcome['status'], 'pending'>,
-  extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport; secretsRedacted?: number },
+  extra: { review?: ReviewOutcome; result?: ExecutionResult; durationMs?: number; masked?: MaskReport; secretsRedacted?: number; detail?: Readonly<Record<string, unknown>> },
 ): AuditDraft {
-  const { review, result, durationMs, masked, secretsRedacted } = extra;
+  const { review, result, durationMs, masked, secretsRedacted, detail } = extra;
   return {
     kind: 'outcome',
     ...actorFields(action),
@@ -463,6 +484,7 @@ function outcomeDraft(
       ...(result?.timedOut ? { timedOut: true } : {}),
       ...(masked && masked.values > 0 ? { masked: masked } : {}),
       ...(secretsRedacted ? { secretsRedacted } : {}),
+      ...detail,
     },
   };
 }

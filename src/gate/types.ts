@@ -104,6 +104,11 @@ export interface ConnectionRef {
 
 export interface Action {
   id: string;
+  /**
+   * What the audit records keep as the command when the command text itself carries argument
+   * values (an upstream tool call): the same text with the values as keyed digests.
+   */
+  auditCommand?: string;
   time: Date;
   principal: Principal;
   /** A door-chosen id grouping the actions of one client session. */

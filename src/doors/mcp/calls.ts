@@ -139,6 +139,7 @@ export class ToolCalls {
           connection: entry.connection,
           door: MCP_DOOR,
           command: mapped.command,
+          ...(mapped.audit ? { auditCommand: mapped.audit } : {}),
           args: args as Record<string, unknown>,
           detail: { tool: name, ...(context.client ? { client: context.client } : {}) },
         },

@@ -32,7 +32,7 @@ export interface ConnectionTool {
   outputSchema?: Tool['outputSchema'];
   annotations?: Tool['annotations'];
   /** The command the gate analyses and runs, from validated arguments; or why the arguments are wrong. */
-  command(args: Record<string, unknown>): { command: string } | { error: string };
+  command(args: Record<string, unknown>): { command: string; audit?: (recordableArgs: Record<string, unknown>) => string } | { error: string };
   /** The tool result for an executed command (decision refusals are formatted by the caller). */
   format(outcome: GateOutcome): CallToolResult;
   /**

@@ -61,7 +61,8 @@ function upstreamTool(connection: string, tool: Tool): ConnectionTool {
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
     command: (args) => {
       try {
-        return { command: renderToolCall(tool.name, args) };
+        // The audit keeps the call with its argument values as keyed digests.
+        return { command: renderToolCall(tool.name, args), audit: (recordable) => renderToolCall(tool.name, recordable) };
       } catch (error) {
         return { error: (error as Error).message };
       }

@@ -94,6 +94,8 @@ interface PortalInfo {
   columns?: ColumnDescription[];
   /** A Describe of this portal is on its way. */
   describing: boolean;
+  /** The bound parameter values (null for SQL NULL), for the outcome record's digests. */
+  params: readonly (Buffer | null)[];
 }
 
 /** A statement running upstream: a simple Query, or one Execute of a portal. */
@@ -392,7 +394,7 @@ export class ProxySession {
 
   private onBind(b: Buffer): void {
     const [portal, afterPortal] = readName(b, 5);
-    const [statement] = readName(b, afterPortal);
+    const [statement, afterStatement] = readName(b, afterPortal);
     const info = this.statements.get(statement);
     if (!info) {
       this.refuse(true, {
@@ -403,7 +405,7 @@ export class ProxySession {
       });
       return;
     }
-    const portalInfo: PortalInfo = { statement: info, describing: false };
+    const portalInfo: PortalInfo = { statement: info, describing: false, params: bindValues(b, afterStatement) };
     const previous = this.portals.get(portal);
     this.portals.set(portal, portalInfo);
     this.sendUp(b);
@@ -789,7 +791,7 @@ export class ProxySession {
     const result: ExecutionResult = { ok: failure === undefined, rowCount: e.rowCount };
     if (e.tag !== undefined) result.commandTag = tagName(e.tag);
     if (failure) result.error = failure;
-    this.record(e.admission, e.started, result, e.report);
+    this.record(e.admission, e.started, result, e.report, e.portal?.params);
   }
 
   /**
@@ -797,10 +799,10 @@ export class ProxySession {
    * failure ends the session. It is appended with the next statement's decision, so that both
    * share one audit commit, or after OUTCOME_DELAY_MS when no statement follows.
    */
-  private record(admission: Admission, started: number, result: ExecutionResult, masked?: MaskReport): void {
+  private record(admission: Admission, started: number, result: ExecutionResult, masked?: MaskReport, params?: readonly (Buffer | null)[]): void {
     const durationMs = performance.now() - started;
     this.outcomes.push(() => {
-      this.settings.gate.complete(admission, { result, durationMs, ...(masked ? { masked } : {}) }).catch((error: unknown) => {
+      this.settings.gate.complete(admission, { result, durationMs, ...(masked ? { masked } : {}), ...(params?.length ? { params } : {}) }).catch((error: unknown) => {
         this.settings.log.error({ err: error, session: this.settings.sessionId }, 'postgres door: outcome record failed; closing the session');
         this.shutdown({
           reason: 'audit_unavailable',
@@ -1324,6 +1326,38 @@ export function encodingClass(name: string): EncodingClass | undefined {
 }
 
 /** A statement or portal name, byte-exact (latin1), as a map key. */
+/**
+ * The parameter values of a Bind message, from just after its statement name: copies (the
+ * outcome record is written later), null for SQL NULL. A Bind that does not add up is a
+ * protocol error.
+ */
+function bindValues(b: Buffer, pos: number): (Buffer | null)[] {
+  const need = (n: number) => {
+    if (pos + n > b.length) throw new ProtocolError('Bind message is truncated');
+  };
+  need(2);
+  const formats = b.readUInt16BE(pos);
+  pos += 2 + 2 * formats;
+  need(2);
+  const count = b.readUInt16BE(pos);
+  pos += 2;
+  const values: (Buffer | null)[] = new Array<Buffer | null>(count);
+  for (let i = 0; i < count; i++) {
+    need(4);
+    const length = b.readInt32BE(pos);
+    pos += 4;
+    if (length === -1) {
+      values[i] = null;
+      continue;
+    }
+    if (length < 0) throw new ProtocolError(`Bind parameter ${i + 1} has a negative length`);
+    need(length);
+    values[i] = Buffer.from(b.subarray(pos, pos + length));
+    pos += length;
+  }
+  return values;
+}
+
 function readName(b: Buffer, pos: number): [string, number] {
   const end = b.indexOf(0, pos);
   if (end < 0) throw new ProtocolError('name field is not terminated');

@@ -219,7 +219,8 @@ describe('MCP door over streamable HTTP', () => {
     assert.ok(decision, 'decision record');
     assert.equal(decision.door, 'mcp');
     assert.equal(decision.session, transport.sessionId);
-    assert.deepEqual(decision.detail.args, { sql: 'SELECT 42 AS answer' });
+    // Argument values are kept as keyed digests (the SQL itself is the recorded command).
+    assert.deepEqual(decision.detail.args, { sql: t.sluice.runtime.valueDigester!.digest('SELECT 42 AS answer') });
     assert.equal(decision.detail.tool, 'db__query');
     assert.deepEqual(decision.detail.client, { name: 'mcp-test-client', version: '9.8.7' });
     const outcome = bodies.find((b) => b.kind === 'outcome' && b.actionId === decision.actionId);

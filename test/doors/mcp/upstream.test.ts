@@ -151,7 +151,11 @@ describe('MCP door: upstream MCP servers as connections', () => {
     const bodies = rows.map((row) => JSON.parse(row.body));
     const decision = bodies.find((b) => b.kind === 'decision' && b.effect === 'allow' && b.connection === 'fs');
     assert.equal(decision.door, 'mcp');
-    assert.equal(decision.command, `read_text_file({"path":${JSON.stringify(join(root, 'notes.txt'))}})`);
+    // The ledger keeps argument values as keyed digests only, in the command and in detail.args.
+    const pathDigest = sluice.runtime.valueDigester!.digest(join(root, 'notes.txt'));
+    assert.equal(decision.command, `read_text_file({"path":"${pathDigest}"})`);
+    assert.deepEqual(decision.detail.args, { path: pathDigest });
+    // (The analysed intent still names the path it reads: objects are what an auditor needs.)
     assert.equal(decision.intent.class, 'read');
     assert.equal(decision.detail.tool, 'fs__read_text_file');
     const outcome = bodies.find((b) => b.kind === 'outcome' && b.actionId === decision.actionId);
@@ -205,7 +209,7 @@ describe('MCP door: upstream MCP servers as connections', () => {
     const rows = await sluice.runtime.store.readAudit({ limit: 10, descending: true });
     const decision = rows.map((row) => JSON.parse(row.body)).find((b) => b.kind === 'decision' && b.command.startsWith('resource:read('));
     assert.equal(decision.intent.class, 'read');
-    assert.equal(decision.detail.args.uri, doc.uri.slice('sluice://every/'.length));
+    assert.equal(decision.detail.args.uri, sluice.runtime.valueDigester!.digest(doc.uri.slice('sluice://every/'.length)));
   });
 
   it("forwards the upstream's resources/list_changed (a tool that registers a resource)", async () => {

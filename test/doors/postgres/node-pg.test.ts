@@ -266,4 +266,21 @@ describe('postgres door: node-postgres', () => {
     assert.equal(decisions.length, 1000, 'one decision per Parse (node-postgres uses the unnamed statement)');
     assert.equal(new Set(decisions.map((d) => d.session)).size, 10, 'spread over the 10 door sessions');
   });
+
+  it('bound parameter values reach the outcome records as keyed digests only, null for NULL', LIMIT, async () => {
+    const client = new pg.Client(f.client('alice', alice));
+    await client.connect();
+    const secret = `s3cret-${uniqueName('param')}`;
+    const text = `SELECT $1::text AS a, $2::text AS b /* ${uniqueName('params')} */`;
+    try {
+      await client.query(text, [secret, null]);
+    } finally {
+      await client.end();
+    }
+    const [decision] = (await f.audit({ kind: 'decision' })).filter((r) => r.command === text);
+    const [outcome] = await f.outcomes(decision?.actionId);
+    assert.deepEqual(outcome!.detail.params, [f.runtime.valueDigester!.digest(secret), null]);
+    const bodies = await f.audit();
+    assert.ok(!bodies.some((b) => JSON.stringify(b).includes(secret)), 'the value itself is in no record');
+  });
 });
