@@ -29,6 +29,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  rmdirSync,
   statSync,
   unlinkSync,
   writeSync,
@@ -214,6 +215,11 @@ export class AuditJournal {
         } catch {
           // Already gone.
         }
+      }
+      try {
+        rmdirSync(this.dir); // only when empty: another process's journal keeps it
+      } catch {
+        // Not empty, or gone.
       }
     }
   }

@@ -7,7 +7,11 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Approver } from '../approvals/reviews.js';
 import type { LoadedConfig } from '../config/load.js';
+import { apiOrigin, keyFromEnv } from './api-client.js';
 import { CliError, resolveConfig } from './context.js';
+
+// grants.ts and reviews.ts call the API through here.
+export { callApi } from './api-client.js';
 
 export interface ApproverOptions {
   keyEnv?: string;
@@ -26,13 +30,11 @@ export function addApproverOptions(command: Command): Command {
 export function decider(options: ApproverOptions, configOption: () => string | undefined): Decider {
   let key: string | undefined;
   if (options.keyEnv !== undefined) {
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.keyEnv)) throw new CliError(`--key-env: "${options.keyEnv}" is not an environment variable name`);
-    key = process.env[options.keyEnv];
-    if (!key) throw new CliError(`--key-env: the environment variable ${options.keyEnv} is not set or empty`);
+    key = keyFromEnv(options.keyEnv);
   } else if (process.env.SLUICE_KEY) {
     key = process.env.SLUICE_KEY;
   }
-  if (key) return { kind: 'api', key, api: apiUrl(options.api, configOption) };
+  if (key) return { kind: 'api', key, api: apiOrigin(options.api, configOption) };
   if (options.api !== undefined) throw new CliError('--api needs a key: set SLUICE_KEY or pass --key-env NAME');
   return { kind: 'local' };
 }
@@ -58,42 +60,4 @@ export function localApprover(loaded: LoadedConfig): Approver & { osUser: string
 
 export function loadedFor(configOption: () => string | undefined): LoadedConfig {
   return resolveConfig(configOption(), { optional: true });
-}
-
-/** One JSON call to the API; API errors become CLI errors with the API's code. */
-export async function callApi(decider: { key: string; api: string }, method: 'GET' | 'POST', path: string, body?: unknown): Promise<Record<string, unknown>> {
-  let response: Response;
-  try {
-    response = await fetch(new URL(path, decider.api), {
-      method,
-      headers: { authorization: `Bearer ${decider.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the Sluice API at ${decider.api}: ${cause?.code ?? cause?.message ?? (error as Error).message}; is \`sluice up\` running? (--api URL)`, 1);
-  }
-  const text = await response.text();
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    throw new CliError(`the Sluice API at ${decider.api} answered ${response.status} with something that is not JSON`, 1);
-  }
-  if (!response.ok) {
-    const error = json.error as { code?: string; message?: string } | undefined;
-    throw new CliError(`${error?.code ?? `HTTP ${response.status}`}: ${error?.message ?? 'the API refused the request'}`, 1);
-  }
-  return json;
-}
-
-function apiUrl(explicit: string | undefined, configOption: () => string | undefined): string {
-  const url = explicit ?? `http://${resolveConfig(configOption(), { optional: true }).config.listeners.api.address}`;
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
-    return parsed.origin;
-  } catch {
-    throw new CliError(`--api: "${url}" is not an http:// or https:// URL`);
-  }
 }

@@ -1,13 +1,12 @@
 // `sluice audit prune` and `sluice audit base` (retention) and `sluice audit search --value`
 // (keyed digests), added to the `audit` command by cli/audit.ts.
-import type { KeyObject } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AuditLedger } from '../audit/ledger.js';
 import { pruneAudit, RetentionError } from '../audit/retention.js';
-import { parsePublicKeys } from '../audit/signing.js';
 import { digestKeySource, findDigest, openValueDigester } from '../audit/value-digest.js';
 import { parseDuration } from '../util/units.js';
+import { collectRepeated, readPublicKeyFiles } from './audit-inputs.js';
 import { CliError, resolveConfig, withStore } from './context.js';
 
 export function registerAuditLedgerCommands(audit: Command, configOption: () => string | undefined): void {
@@ -15,10 +14,10 @@ export function registerAuditLedgerCommands(audit: Command, configOption: () => 
     .command('prune')
     .description('delete records older than the retention age, up to a signed checkpoint (the remaining ledger still verifies)')
     .option('--older-than <age>', 'e.g. 90d; default: audit.retention from the config')
-    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the keys the ledger announces', collect, [])
+    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the keys the ledger announces', collectRepeated, [])
     .option('--json', 'print the result as JSON')
     .action(async (options: { olderThan?: string; publicKey: string[]; json?: boolean }) => {
-      const trusted = options.publicKey.length > 0 ? readKeys(options.publicKey) : undefined;
+      const trusted = options.publicKey.length > 0 ? readPublicKeyFiles(options.publicKey) : undefined;
       await withStore(
         configOption(),
         async (store, loaded) => {
@@ -110,25 +109,3 @@ export function registerAuditLedgerCommands(audit: Command, configOption: () => 
     });
 }
 
-/** A base file written by `sluice audit base`, parsed (verify checks what it says). */
-export function readBaseFile(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CliError(`${file}: ${(error as Error).message}`);
-  }
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function readKeys(files: readonly string[]): KeyObject[] {
-  return files.flatMap((file) => {
-    try {
-      return parsePublicKeys(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new CliError(`${file}: ${(error as Error).message}`);
-    }
-  });
-}

@@ -1,15 +1,12 @@
 // `sluice audit sessions|replay|report`: the ledger read back as sessions, as one session's
 // timeline (and its shell recording), and as an HTML evidence report for an auditor.
-import type { KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { signingKeyPath } from '../audit/checkpoints-config.js';
 import { encodeCast, recordingsPath } from '../audit/recording.js';
 import { buildSessionCast, checkRecordings, formatReplayText, formatSessionsText, listSessions, loadSessionReplay, parseTimeArg, type TimeRange } from '../audit/replay.js';
 import { buildReport, renderReportHtml } from '../audit/report.js';
-import { parsePublicKeys, readSigningPublicKey } from '../audit/signing.js';
-import type { LoadedConfig } from '../config/load.js';
+import { collectRepeated, localSigningPublicKey, readPublicKeyFiles } from './audit-inputs.js';
 import { CliError, withStore } from './context.js';
 
 export function registerAuditReplay(audit: Command, configOption: () => string | undefined): void {
@@ -71,17 +68,17 @@ export function registerAuditReplay(audit: Command, configOption: () => string |
     .option('--from <time>', 'ISO date or time, or a duration ago (24h, 7d); inclusive')
     .option('--to <time>', 'ISO date or time, or a duration ago; exclusive')
     .option('--out <file.html>', 'write to a file instead of stdout')
-    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collect, [])
+    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collectRepeated, [])
     .option('--no-checkpoints', 'verify the hash chain only')
     .action(async (options: { from?: string; to?: string; out?: string; publicKey: string[]; checkpoints: boolean }) => {
       const range = timeRange(options);
       await withStore(
         configOption(),
         async (store, loaded) => {
-          let trusted = options.publicKey.length > 0 ? readKeyFiles(options.publicKey) : undefined;
+          let trusted = options.publicKey.length > 0 ? readPublicKeyFiles(options.publicKey) : undefined;
           let signedBy = trusted ? 'the given public key(s)' : 'the keys the ledger itself announces';
           if (!trusted && options.checkpoints) {
-            trusted = localPublicKey(loaded);
+            trusted = localSigningPublicKey(loaded);
             if (trusted) signedBy = 'the local signing key';
           }
           const data = await buildReport(store, range, {
@@ -114,27 +111,3 @@ function timeRange(options: { from?: string; to?: string }): TimeRange {
   return range;
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function readKeyFiles(files: readonly string[]): KeyObject[] {
-  return files.flatMap((file) => {
-    try {
-      return parsePublicKeys(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new CliError(`${file}: ${(error as Error).message}`);
-    }
-  });
-}
-
-/** The local signing key's public half, when this user can read it. */
-function localPublicKey(loaded: LoadedConfig): KeyObject[] | undefined {
-  try {
-    const path = signingKeyPath(loaded.config, loaded.baseDir);
-    if (!path || !existsSync(path)) return undefined;
-    return [readSigningPublicKey(isAbsolute(path) ? path : resolve(path))];
-  } catch {
-    return undefined;
-  }
-}

@@ -1,5 +1,4 @@
 // `sluice audit tail|verify|export|prove|verify-proof|public-key`
-import type { KeyObject } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -10,13 +9,14 @@ import { signingKeyPath } from '../audit/checkpoints-config.js';
 import { checkInclusionProof, proveRecord, ProofError } from '../audit/checkpoints-proof.js';
 import { writeAuditExport, type ExportFormat } from '../audit/export.js';
 import { AUDIT_KINDS } from '../audit/record.js';
-import { parsePublicKeys, publicKeyFromRaw, publicKeyPem, readSigningPublicKey } from '../audit/signing.js';
+import { publicKeyFromRaw, publicKeyPem, readSigningPublicKey } from '../audit/signing.js';
 import { verifyAudit, verifyAuditJsonl, type VerifyResult } from '../audit/verify.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { AuditRow, ChainHead } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
 import { CliError, resolveConfig, withStore } from './context.js';
-import { readBaseFile, registerAuditLedgerCommands } from './audit-ledger.js';
+import { registerAuditLedgerCommands } from './audit-ledger.js';
+import { collectRepeated, localSigningPublicKey, readBaseFile, readParsedFile, readPublicKeyFiles } from './audit-inputs.js';
 import { prunedKeyAnnouncements } from '../audit/retention-base.js';
 import { registerAuditReplay } from './audit-replay.js';
 
@@ -57,7 +57,7 @@ export function registerAudit(program: Command, configOption: () => string | und
     .description('check the hash chain and the signed checkpoints; exits non-zero naming the first problem')
     .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
     .option('--base <file>', 'with --file, for a pruned ledger: its retention base (sluice audit base)')
-    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collect, [])
+    .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collectRepeated, [])
     .option('--anchor <file>', 'checkpoints kept outside the store (audit.checkpoint.anchor): the ledger must still hold what they cover')
     .option('--proof <file>', 'check an inclusion proof (sluice audit prove) instead of the ledger')
     .option('--no-checkpoints', 'check the hash chain only')
@@ -81,13 +81,13 @@ export function registerAudit(program: Command, configOption: () => string | und
           return;
         }
         const expectHead = options.expectHead !== undefined ? parseHead(options.expectHead) : undefined;
-        const keys = options.publicKey.length > 0 ? readKeyFiles(options.publicKey) : undefined;
-        const anchors = options.anchor !== undefined ? readAnchors(options.anchor) : undefined;
+        const keys = options.publicKey.length > 0 ? readPublicKeyFiles(options.publicKey) : undefined;
+        const anchors = options.anchor !== undefined ? readParsedFile(options.anchor, parseAnchorFile) : undefined;
         let signedBy = keys ? 'the given public key(s)' : 'the keys the ledger itself announces (pass --public-key for an independent check)';
         const run = async (loaded: LoadedConfig | undefined, read: (o: Parameters<typeof verifyAudit>[1]) => Promise<VerifyResult>) => {
           let trusted = keys;
           if (!trusted && loaded && options.checkpoints) {
-            trusted = localPublicKey(loaded);
+            trusted = localSigningPublicKey(loaded);
             if (trusted) signedBy = 'the local signing key';
           }
           if (anchors) {
@@ -151,7 +151,7 @@ export function registerAudit(program: Command, configOption: () => string | und
   audit
     .command('verify-proof <file>')
     .description('check an inclusion proof offline against the signer\'s public key')
-    .requiredOption('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable)', collect, [])
+    .requiredOption('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable)', collectRepeated, [])
     .option('--json', 'print the result as JSON')
     .action((file: string, options: { publicKey: string[]; json?: boolean }) => {
       verifyProofFile(file, options.publicKey, options.json);
@@ -202,7 +202,7 @@ export function registerAudit(program: Command, configOption: () => string | und
     .option('--principal <name>')
     .option('--connection <name>')
     .option('--effect <effect>', 'allow, deny or review')
-    .option('--kind <kind>', `record kind (repeatable): ${AUDIT_KINDS.join(', ')}`, collect, [])
+    .option('--kind <kind>', `record kind (repeatable): ${AUDIT_KINDS.join(', ')}`, collectRepeated, [])
     .action(
       async (options: { format: string; out?: string; from?: string; to?: string; session?: string; principal?: string; connection?: string; effect?: string; kind: string[] }) => {
         if (options.format !== 'jsonl' && options.format !== 'ocsf') throw new CliError(`--format must be jsonl or ocsf (got "${options.format}")`);
@@ -273,28 +273,6 @@ async function verifyFile(path: string, options: Parameters<typeof verifyAuditJs
   return verifyAuditJsonl(createReadStream(path), options);
 }
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-function readKeyFiles(files: readonly string[]): KeyObject[] {
-  return files.flatMap((file) => {
-    try {
-      return parsePublicKeys(readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw new CliError(`${file}: ${(error as Error).message}`);
-    }
-  });
-}
-
-function readAnchors(file: string): FoundCheckpoint[] {
-  try {
-    return parseAnchorFile(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CliError(`${file}: ${(error as Error).message}`);
-  }
-}
-
 function keyPath(loaded: LoadedConfig): string {
   let path: string | undefined;
   try {
@@ -306,31 +284,10 @@ function keyPath(loaded: LoadedConfig): string {
   return path;
 }
 
-/** The local signing key's public half, when there is one. */
-function localPublicKey(loaded: LoadedConfig): KeyObject[] | undefined {
-  let path: string | undefined;
-  try {
-    path = signingKeyPath(loaded.config, loaded.baseDir);
-  } catch {
-    return undefined;
-  }
-  if (!path || !existsSync(path)) return undefined;
-  try {
-    return [readSigningPublicKey(path)];
-  } catch {
-    return undefined; // not readable by this user: fall back to what the caller passes
-  }
-}
-
 function verifyProofFile(file: string, publicKeys: readonly string[], json?: boolean): void {
   if (publicKeys.length === 0) throw new CliError('checking a proof needs --public-key FILE');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new CliError(`${file}: ${(error as Error).message}`);
-  }
-  const problem = checkInclusionProof(doc, readKeyFiles(publicKeys));
+  const doc = readParsedFile(file, (text) => JSON.parse(text) as unknown);
+  const problem = checkInclusionProof(doc, readPublicKeyFiles(publicKeys));
   const seq = (doc as { record?: { seq?: unknown } } | null)?.record?.seq;
   if (json) process.stdout.write(`${JSON.stringify(problem ? { ok: false, problem } : { ok: true, seq })}\n`);
   else if (problem) process.stdout.write(`FAILED: ${problem}\n`);

@@ -5,10 +5,11 @@
 import type { Command } from 'commander';
 import { AuditLedger } from '../audit/ledger.js';
 import { GRANT_SCOPES } from '../approvals/config.js';
-import { decideReview, ReviewError, type DecidedReview } from '../approvals/reviews.js';
-import { grantJson, reviewJson } from '../server/approvals-api.js';
+import { decideReview, ReviewError } from '../approvals/reviews.js';
+import { decidedJson, reviewJson } from '../server/approvals-api.js';
 import type { GrantScope, ReviewRecord, ReviewStatus, ReviewVote } from '../store/store.js';
-import { addApproverOptions, callApi, decider, localApprover, type ApproverOptions } from './approver.js';
+import { callApi } from './api-client.js';
+import { addApproverOptions, decider, localApprover, type ApproverOptions } from './approver.js';
 import { CliError, printJson, withExistingStore } from './context.js';
 
 const STATUSES: ReviewStatus[] = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed'];
@@ -137,18 +138,6 @@ function grantOption(options: DecideCliOptions): { scope: GrantScope; minutes?: 
     if (!Number.isInteger(minutes) || minutes < 1) throw new CliError('--minutes must be a whole number of minutes, at least 1');
   }
   return { scope: options.grant as GrantScope, ...(minutes ? { minutes } : {}) };
-}
-
-function decidedJson(decided: DecidedReview): Record<string, unknown> {
-  return {
-    id: decided.id,
-    status: decided.status,
-    approvals: decided.approvals,
-    quorum: decided.quorum,
-    decided_by: decided.decidedBy ?? null,
-    decided_at: decided.decidedAt ?? null,
-    grant: decided.grant ? grantJson(decided.grant) : null,
-  };
 }
 
 function report(answer: Record<string, unknown>, json: boolean | undefined): void {

@@ -2,7 +2,8 @@
 // caller's own identity. The caller's key is read from an environment variable, never from the
 // command line, where it would show in `ps` and shell history.
 import type { Command } from 'commander';
-import { CliError, printJson, resolveConfig } from './context.js';
+import { apiOrigin, callApi, keyFromEnv } from './api-client.js';
+import { printJson } from './context.js';
 
 interface CreateOptions {
   keyEnv: string;
@@ -32,34 +33,10 @@ export function registerToken(program: Command, configOption: () => string | und
     .option('--api <url>', 'the Sluice API (default: http://<listeners.api.address> of the config)')
     .option('--json', 'print JSON')
     .action(async (options: CreateOptions) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.keyEnv)) throw new CliError(`--key-env: "${options.keyEnv}" is not an environment variable name`);
-      const key = process.env[options.keyEnv];
-      if (!key) throw new CliError(`--key-env: the environment variable ${options.keyEnv} is not set or empty`);
-      const api = apiUrl(options.api, configOption);
-      let response: Response;
-      try {
-        response = await fetch(new URL('/v1/tokens', api), {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify(options.ttl !== undefined ? { ttl: options.ttl } : {}),
-          signal: AbortSignal.timeout(30_000),
-        });
-      } catch (error) {
-        const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-        throw new CliError(`cannot reach the Sluice API at ${api}: ${cause?.code ?? cause?.message ?? (error as Error).message}; is \`sluice up\` running? (--api URL)`, 1);
-      }
-      const text = await response.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new CliError(`the Sluice API at ${api} answered ${response.status} with something that is not JSON`, 1);
-      }
-      if (!response.ok) {
-        const error = (body as { error?: { code?: string; message?: string } }).error;
-        throw new CliError(`${error?.code ?? `HTTP ${response.status}`}: ${error?.message ?? 'the API refused the request'}`, 1);
-      }
-      const answer = body as TokenAnswer;
+      const key = keyFromEnv(options.keyEnv);
+      const api = apiOrigin(options.api, configOption);
+      const body = await callApi({ key, api }, 'POST', '/v1/tokens', options.ttl !== undefined ? { ttl: options.ttl } : {}, { timeoutMs: 30_000 });
+      const answer = body as unknown as TokenAnswer;
       if (options.json) {
         printJson(answer);
         return;
@@ -72,19 +49,4 @@ export function registerToken(program: Command, configOption: () => string | und
           `, expires ${answer.expires_at}.\nThis is the only time the token is shown.\n`,
       );
     });
-}
-
-function apiUrl(explicit: string | undefined, configOption: () => string | undefined): string {
-  let url = explicit;
-  if (url === undefined) {
-    const address = resolveConfig(configOption(), { optional: true }).config.listeners.api.address;
-    url = `http://${address}`;
-  }
-  try {
-    const parsed = new URL(url);
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error('not http');
-    return parsed.origin;
-  } catch {
-    throw new CliError(`--api: "${url}" is not an http:// or https:// URL`);
-  }
 }

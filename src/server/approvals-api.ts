@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Runtime } from '../app/runtime.js';
 import { GRANT_SCOPES } from '../approvals/config.js';
-import { ReviewError, decideReview, type ReviewErrorCode } from '../approvals/reviews.js';
+import { ReviewError, decideReview, type DecidedReview, type ReviewErrorCode } from '../approvals/reviews.js';
 import { GrantError, revokeGrant } from '../approvals/grant-admin.js';
 import type { Principal } from '../gate/types.js';
 import type { GrantRecord, ReviewRecord, ReviewStatus, ReviewVote } from '../store/store.js';
@@ -111,15 +111,7 @@ async function decide(runtime: Runtime, maxBody: number, req: IncomingMessage, r
       approvers: settings.approvers,
       via: 'api',
     });
-    send(res, 200, {
-      id: decided.id,
-      status: decided.status,
-      approvals: decided.approvals,
-      quorum: decided.quorum,
-      decided_by: decided.decidedBy ?? null,
-      decided_at: decided.decidedAt ?? null,
-      grant: decided.grant ? grantJson(decided.grant) : null,
-    });
+    send(res, 200, decidedJson(decided));
   } catch (error) {
     if (error instanceof ReviewError) throw new ApiError(REVIEW_ERROR_STATUS[error.code], error.code, error.message);
     throw error;
@@ -204,6 +196,19 @@ export function reviewJson(review: ReviewRecord, votes?: readonly ReviewVote[]):
           })),
         }
       : {}),
+  };
+}
+
+/** A vote's result as the API answers it and `sluice reviews approve|reject --json` prints it. */
+export function decidedJson(decided: DecidedReview): Record<string, unknown> {
+  return {
+    id: decided.id,
+    status: decided.status,
+    approvals: decided.approvals,
+    quorum: decided.quorum,
+    decided_by: decided.decidedBy ?? null,
+    decided_at: decided.decidedAt ?? null,
+    grant: decided.grant ? grantJson(decided.grant) : null,
   };
 }
 

@@ -1,7 +1,7 @@
 // Rows of the approval workflow (store version 4) shared by both stores: column lists, checks
 // and row parsers for review extras, votes and grants.
 import { StoreError } from './errors.js';
-import { isObject, parseJsonColumn, reviewFromRaw } from './common.js';
+import { isObject, jsonColumn, parseJsonColumn, reviewFromRaw } from './common.js';
 import type { GrantRecord, ReviewRecord, ReviewRequirements, ReviewVote } from './store.js';
 
 /** Selected after REVIEW_COLUMNS (common.ts) by every review query. */
@@ -53,6 +53,54 @@ export function grantFromRaw(r: readonly unknown[]): GrantRecord {
   if (r[13] != null) grant.revokedBy = r[13] as string;
   if (r[15] != null) grant.lastUsedAt = r[15] as string;
   return grant;
+}
+
+/** A review's values in REVIEW_COLUMNS then REVIEW_EXTRA_COLUMNS order, for an insert. */
+export function reviewValues(review: ReviewRecord): unknown[] {
+  return [
+    review.id,
+    review.actionId,
+    review.status,
+    review.createdAt,
+    review.expiresAt,
+    review.commandHash,
+    jsonColumn(review.action, 'insertReview: action'),
+    review.rule,
+    review.reason,
+    review.decidedAt ?? null,
+    review.decidedBy ?? null,
+    review.note ?? null,
+    review.requirements ? jsonColumn(review.requirements, 'insertReview: requirements') : null,
+    review.holder ?? null,
+    review.heartbeatAt ?? null,
+  ];
+}
+
+/** A vote's values in VOTE_COLUMNS order. */
+export function voteValues(vote: ReviewVote): unknown[] {
+  return [vote.reviewId, vote.approver, vote.verdict, vote.at, vote.note ?? null, vote.grant ? jsonColumn(vote.grant, 'castVote: grant') : null];
+}
+
+/** A new grant's values in GRANT_COLUMNS order: not revoked, never used. */
+export function newGrantValues(grant: GrantRecord): unknown[] {
+  return [
+    grant.id,
+    grant.reviewId,
+    grant.scope,
+    grant.rule,
+    grant.principal,
+    grant.connection,
+    grant.session ?? null,
+    grant.pattern ?? null,
+    jsonColumn(grant.summary, 'castVote: grant summary'),
+    grant.createdAt,
+    grant.expiresAt,
+    jsonColumn(grant.grantedBy, 'castVote: grant grantedBy'),
+    null,
+    null,
+    0,
+    null,
+  ];
 }
 
 export function checkVote(vote: ReviewVote): void {

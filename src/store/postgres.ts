@@ -40,7 +40,7 @@ import { latestVersion, loadMigrations, schemaTooNew } from './migrations.js';
 import { AUDIT_BASE, PRUNE_CHUNK, auditBaseSeq } from './audit-base.js';
 import { VAULT_COLUMNS, checkVaultEntries, checkVaultLookup, vaultEntryFromRaw } from './vault.js';
 import type { VaultEntry } from './store.js';
-import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, voteFromRaw } from './approvals-rows.js';
+import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, newGrantValues, reviewValues, voteFromRaw, voteValues } from './approvals-rows.js';
 
 export interface PostgresStoreOptions {
   /** postgres:// URL. Its password never appears in an error message. */
@@ -286,23 +286,7 @@ export class PostgresStore implements Store {
     await this.query(
       'insertReview',
       `INSERT INTO ${this.t.reviews} (${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10, $11, $12, $13::jsonb, $14, $15)`,
-      [
-        review.id,
-        review.actionId,
-        review.status,
-        review.createdAt,
-        review.expiresAt,
-        review.commandHash,
-        jsonColumn(review.action, 'insertReview: action'),
-        review.rule,
-        review.reason,
-        review.decidedAt ?? null,
-        review.decidedBy ?? null,
-        review.note ?? null,
-        review.requirements ? jsonColumn(review.requirements, 'insertReview: requirements') : null,
-        review.holder ?? null,
-        review.heartbeatAt ?? null,
-      ],
+      reviewValues(review),
       `a review with id ${review.id} already exists`,
     );
   }
@@ -379,14 +363,7 @@ export class PostgresStore implements Store {
       );
       if (Number(count.rows[0]?.n) !== expectVotes) return 'conflict';
       if (Number(count.rows[0]?.mine) > 0) return 'duplicate';
-      await c.query(`INSERT INTO ${votes} (${VOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`, [
-        vote.reviewId,
-        vote.approver,
-        vote.verdict,
-        vote.at,
-        vote.note ?? null,
-        vote.grant ? jsonColumn(vote.grant, 'castVote: grant') : null,
-      ]);
+      await c.query(`INSERT INTO ${votes} (${VOTE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6::jsonb)`, voteValues(vote));
       if (settle) {
         await c.query(
           `UPDATE ${this.t.reviews} SET status = $1, decided_at = $2, decided_by = $3, note = COALESCE($4, note) WHERE id = $5 AND status = 'pending'`,
@@ -396,21 +373,8 @@ export class PostgresStore implements Store {
       }
       if (grant) {
         await c.query(
-          `INSERT INTO ${this.t.schema}.grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12::jsonb, NULL, NULL, 0, NULL)`,
-          [
-            grant.id,
-            grant.reviewId,
-            grant.scope,
-            grant.rule,
-            grant.principal,
-            grant.connection,
-            grant.session ?? null,
-            grant.pattern ?? null,
-            jsonColumn(grant.summary, 'castVote: grant summary'),
-            grant.createdAt,
-            grant.expiresAt,
-            jsonColumn(grant.grantedBy, 'castVote: grant grantedBy'),
-          ],
+          `INSERT INTO ${this.t.schema}.grants (${GRANT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12::jsonb, $13, $14, $15, $16)`,
+          newGrantValues(grant),
         );
       }
       return 'cast';

@@ -47,7 +47,7 @@ import { AUDIT_BASE, PRUNE_CHUNK, auditBaseSeq } from './audit-base.js';
 import { SqliteAuditWriter } from './sqlite-audit-writer.js';
 import { VAULT_COLUMNS, checkVaultEntries, checkVaultLookup, vaultEntryFromRaw } from './vault.js';
 import type { VaultEntry } from './store.js';
-import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, voteFromRaw } from './approvals-rows.js';
+import { GRANT_COLUMNS, REVIEW_EXTRA_COLUMNS, VOTE_COLUMNS, checkGrant, checkVote, fullReviewFromRaw, grantFromRaw, newGrantValues, reviewValues, voteFromRaw, voteValues } from './approvals-rows.js';
 
 // libsql is CommonJS; loading it through require keeps its native binding lookup as shipped.
 const require = createRequire(import.meta.url);
@@ -256,27 +256,10 @@ export class SqliteStore implements Store {
 
   async insertReview(review: ReviewRecord): Promise<void> {
     checkReviewRecord(review);
-    const action = jsonColumn(review.action, 'insertReview: action');
     try {
       this.stmt(
         `INSERT INTO reviews (${REVIEW_COLUMNS}, ${REVIEW_EXTRA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        review.id,
-        review.actionId,
-        review.status,
-        review.createdAt,
-        review.expiresAt,
-        review.commandHash,
-        action,
-        review.rule,
-        review.reason,
-        review.decidedAt ?? null,
-        review.decidedBy ?? null,
-        review.note ?? null,
-        review.requirements ? jsonColumn(review.requirements, 'insertReview: requirements') : null,
-        review.holder ?? null,
-        review.heartbeatAt ?? null,
-      );
+      ).run(...reviewValues(review));
     } catch (error) {
       throw wrap(error, 'insertReview', `a review with id ${review.id} already exists`);
     }
@@ -354,14 +337,7 @@ export class SqliteStore implements Store {
       else if (Number(row[1]) !== expectVotes) result = 'conflict';
       else if (this.stmt('SELECT 1 FROM review_votes WHERE review_id = ? AND approver = ?').get(vote.reviewId, vote.approver)) result = 'duplicate';
       else {
-        this.stmt(`INSERT INTO review_votes (${VOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
-          vote.reviewId,
-          vote.approver,
-          vote.verdict,
-          vote.at,
-          vote.note ?? null,
-          vote.grant ? jsonColumn(vote.grant, 'castVote: grant') : null,
-        );
+        this.stmt(`INSERT INTO review_votes (${VOTE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(...voteValues(vote));
         if (settle) {
           this.stmt("UPDATE reviews SET status = ?, decided_at = ?, decided_by = ?, note = COALESCE(?, note) WHERE id = ? AND status = 'pending'").run(
             settle.status,
@@ -372,24 +348,7 @@ export class SqliteStore implements Store {
           );
         }
         if (grant) {
-          this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-            grant.id,
-            grant.reviewId,
-            grant.scope,
-            grant.rule,
-            grant.principal,
-            grant.connection,
-            grant.session ?? null,
-            grant.pattern ?? null,
-            jsonColumn(grant.summary, 'castVote: grant summary'),
-            grant.createdAt,
-            grant.expiresAt,
-            jsonColumn(grant.grantedBy, 'castVote: grant grantedBy'),
-            null,
-            null,
-            0,
-            null,
-          );
+          this.stmt(`INSERT INTO grants (${GRANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(...newGrantValues(grant));
         }
       }
       db.exec(result === 'cast' ? 'COMMIT' : 'ROLLBACK');

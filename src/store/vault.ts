@@ -8,7 +8,8 @@ export const VAULT_COLUMNS = 'scope, placeholder, type, key_id, sealed, created_
 /** Most placeholders or scopes one lookup may name. */
 export const MAX_VAULT_LOOKUP = 1000;
 
-const FIELDS = ['scope', 'placeholder', 'type', 'keyId', 'sealed', 'createdAt', 'expiresAt'] as const;
+/** VaultEntry's fields in VAULT_COLUMNS order; all of them are non-empty text. */
+const FIELDS = ['scope', 'placeholder', 'type', 'keyId', 'sealed', 'createdAt', 'expiresAt'] as const satisfies readonly (keyof VaultEntry)[];
 
 export function checkVaultEntries(entries: unknown): readonly VaultEntry[] {
   if (!Array.isArray(entries)) throw new StoreError('invalid', 'putVaultEntries: entries must be an array');
@@ -33,13 +34,5 @@ export function checkVaultLookup(placeholders: unknown, scopes: unknown, now: un
 
 /** A VaultEntry from a raw row in VAULT_COLUMNS order. */
 export function vaultEntryFromRaw(r: readonly unknown[]): VaultEntry {
-  return {
-    scope: r[0] as string,
-    placeholder: r[1] as string,
-    type: r[2] as string,
-    keyId: r[3] as string,
-    sealed: r[4] as string,
-    createdAt: r[5] as string,
-    expiresAt: r[6] as string,
-  };
+  return Object.fromEntries(FIELDS.map((field, i) => [field, r[i]])) as unknown as VaultEntry;
 }

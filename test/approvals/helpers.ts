@@ -43,6 +43,20 @@ export const DEFAULT_RULES = [
   { name: 'schema-changes', effect: 'review', when: 'intent.class == "schema"' },
 ];
 
+/**
+ * Two connections to the same database with different quorums: writes on `test` need one dba,
+ * writes on `two` need two; reads are allowed. Spread into startApprovalSluice's options.
+ */
+export const QUORUM_OF_TWO = {
+  connections: { two: { kind: 'postgres', host: '127.0.0.1', port: 5432, database: 'test', user: 'root' } },
+  rules: [
+    { name: 'reads', effect: 'allow', when: 'intent.class == "read"' },
+    { name: 'writes', effect: 'review', when: 'intent.class == "write"', connections: ['test'] },
+    { name: 'two-person', effect: 'review', when: 'intent.class == "write"', connections: ['two'] },
+  ],
+  approvals: { rules: { writes: { approvers: ['dba'] }, 'two-person': { approvers: ['dba'], quorum: 2 } } },
+} satisfies Omit<ApprovalSluiceOptions, 'dir'>;
+
 export interface ApprovalSluice {
   sluice: RunningSluice;
   /** The sluice.yaml written for this instance. */

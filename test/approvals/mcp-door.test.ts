@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Client } from '@modelcontextprotocol/client';
 import { directSql, tempDir, uniqueName } from '../helpers.js';
 import { connectClient, textOf } from '../doors/mcp/helpers.js';
-import { startApprovalSluice, type ApprovalSluice } from './helpers.js';
+import { QUORUM_OF_TWO, startApprovalSluice, type ApprovalSluice } from './helpers.js';
 
 const table = uniqueName('approvals_mcp');
 
@@ -35,13 +35,7 @@ describe('approvals through the MCP door', () => {
     await directSql(`INSERT INTO ${table} VALUES (100, 'a'), (101, 'b'), (102, 'c')`);
     s = await startApprovalSluice({
       dir: dir.path,
-      connections: { two: { kind: 'postgres', host: '127.0.0.1', port: 5432, database: 'test', user: 'root' } },
-      rules: [
-        { name: 'reads', effect: 'allow', when: 'intent.class == "read"' },
-        { name: 'writes', effect: 'review', when: 'intent.class == "write"', connections: ['test'] },
-        { name: 'two-person', effect: 'review', when: 'intent.class == "write"', connections: ['two'] },
-      ],
-      approvals: { rules: { writes: { approvers: ['dba'] }, 'two-person': { approvers: ['dba'], quorum: 2 } } },
+      ...QUORUM_OF_TWO,
     });
     for (const name of ['bot', 'alice', 'bob', 'carol'] as const) keys[name] = await s.key(name);
     ({ client } = await connectClient(`${s.api}/mcp`, keys.bot!));

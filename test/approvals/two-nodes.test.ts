@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { directSql, tempDir, uniqueName } from '../helpers.js';
 import { createTestDatabase, type TestDatabase } from '../store/pg-helper.js';
-import { query, startApprovalSluice, type ApprovalSluice } from './helpers.js';
+import { QUORUM_OF_TWO, query, startApprovalSluice, type ApprovalSluice } from './helpers.js';
 
 const table = uniqueName('approvals_nodes');
 
@@ -25,13 +25,7 @@ describe('two nodes on the PostgreSQL store', () => {
     const options = (dir: string) => ({
       dir,
       store: db.url,
-      connections: { two: { kind: 'postgres', host: '127.0.0.1', port: 5432, database: 'test', user: 'root' } },
-      rules: [
-        { name: 'reads', effect: 'allow', when: 'intent.class == "read"' },
-        { name: 'writes', effect: 'review', when: 'intent.class == "write"', connections: ['test'] },
-        { name: 'two-person', effect: 'review', when: 'intent.class == "write"', connections: ['two'] },
-      ],
-      approvals: { rules: { writes: { approvers: ['dba'] }, 'two-person': { approvers: ['dba'], quorum: 2 } } },
+      ...QUORUM_OF_TWO,
     });
     a = await startApprovalSluice(options(dirs[0]!.path));
     b = await startApprovalSluice(options(dirs[1]!.path));

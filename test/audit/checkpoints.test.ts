@@ -15,29 +15,23 @@ import { AuditLedger } from '../../src/audit/ledger.js';
 import { MerkleFrontier } from '../../src/audit/merkle.js';
 import { CheckpointSigner, loadOrCreateSigningKey, rawPublicKey } from '../../src/audit/signing.js';
 import { verifyAudit, verifyAuditJsonl, type AuditProblemKind, type VerifyOptions, type VerifyResult } from '../../src/audit/verify.js';
-import { openStore } from '../../src/store/open.js';
 import { GENESIS_HASH, type AuditRow, type Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
-import { createTestDatabase, type TestDatabase } from '../store/pg-helper.js';
-import { openRawSqlite } from '../store/raw-sqlite.js';
+import { freshTargets, rawAuditStores, type RawAuditAccess, type RawAuditStore } from './raw-stores.js';
 
 const N = 60;
 const EVERY = 10;
 
-interface Raw {
-  run(sql: string, params?: unknown[]): Promise<void>;
-}
-
 interface Target {
   store: Store;
-  raw: Raw;
+  raw: RawAuditAccess;
   signer: CheckpointSigner;
   anchor: string;
   dir: string;
   close(): Promise<void>;
 }
 
-type Opener = (name: string) => Promise<{ store: Store; raw: Raw; close(): Promise<void> }>;
+type Opener = (name: string) => Promise<RawAuditStore>;
 
 const dirs: { remove(): void }[] = [];
 
@@ -136,15 +130,7 @@ function expectProblem(result: VerifyResult, seq: number, kind: AuditProblemKind
 
 function suite(label: string, open: Opener): void {
   void describe(`signed checkpoints on the ${label} store`, () => {
-    let counter = 0;
-    const run = async (fn: (t: Target) => Promise<void>) => {
-      const t = await build(open, `c${++counter}`);
-      try {
-        await fn(t);
-      } finally {
-        await t.close();
-      }
-    };
+    const run = freshTargets('c', (name) => build(open, name));
     // On the embedded store also with worker threads checking the chain while this thread
     // checks the checkpoints: the result must be exactly the sequential walk's.
     const verify = async (t: Target, withAnchor = false) => {
@@ -341,47 +327,16 @@ function suite(label: string, open: Opener): void {
   });
 }
 
-suite('sqlite', async () => {
-  const dir = tempDir('sluice-cp-store-');
-  dirs.push(dir);
-  const file = join(dir.path, 'sluice.db');
-  const store = await openStore(file);
-  const db = openRawSqlite(file);
-  db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
-  return {
-    store,
-    raw: {
-      run: async (sql, params = []) => {
-        db.prepare(sql).run(...params);
-      },
-    },
-    close: async () => {
-      db.close();
-      await store.close();
-    },
-  };
-});
-
-let pgDb: TestDatabase | undefined;
+const stores = rawAuditStores('sluice-cp-store-');
 after(async () => {
   for (const d of dirs) d.remove();
-  await pgDb?.drop();
+  await stores.cleanUp();
 });
 
-suite('postgres', async (name) => {
-  pgDb ??= await createTestDatabase();
-  const db = pgDb;
-  const schema = `cp_${name}`;
-  const store = await openStore(db.url, { schema });
-  await db.sql(`ALTER TABLE ${schema}.audit DISABLE TRIGGER USER`);
-  return {
-    store,
-    raw: {
-      run: async (sql, params = []) => {
-        let n = 0;
-        await db.sql(sql.replace(/\baudit\b/g, `${schema}.audit`).replace(/\?/g, () => `$${++n}`), params);
-      },
-    },
-    close: () => store.close(),
-  };
-});
+// The attacker lifts the append-only triggers before any test begins.
+const unlocked = async (opened: RawAuditStore): Promise<RawAuditStore> => {
+  await opened.raw.unlock();
+  return opened;
+};
+suite('sqlite', async () => unlocked(await stores.sqlite()));
+suite('postgres', async (name) => unlocked(await stores.postgres(`cp_${name}`)));

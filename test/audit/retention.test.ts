@@ -20,22 +20,15 @@ import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { openStore } from '../../src/store/open.js';
 import type { AuditRow, Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
-import { createTestDatabase, type TestDatabase } from '../store/pg-helper.js';
-import { openRawSqlite } from '../store/raw-sqlite.js';
+import { freshTargets, rawAuditStores, type RawAuditAccess, type RawAuditStore } from './raw-stores.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const DAY = 86_400_000;
 const BIN = resolve('bin/sluice.mjs');
 
-interface Raw {
-  run(sql: string, params?: unknown[]): Promise<void>;
-  /** Lifts the append-only triggers (what an attacker with write access does). */
-  unlock(): Promise<void>;
-}
-
 interface Target {
   store: Store;
-  raw: Raw;
+  raw: RawAuditAccess;
   signer: CheckpointSigner;
   ledger: AuditLedger;
   writer: CheckpointWriter;
@@ -44,7 +37,7 @@ interface Target {
   close(): Promise<void>;
 }
 
-type Opener = (name: string) => Promise<{ store: Store; raw: Raw; close(): Promise<void> }>;
+type Opener = (name: string) => Promise<RawAuditStore>;
 const dirs: { remove(): void }[] = [];
 
 async function appendSome(ledger: AuditLedger, n: number, tag: string): Promise<void> {
@@ -109,15 +102,7 @@ async function rehashFrom(t: Target, fromSeq: number, mutate: (body: Record<stri
 
 function suite(label: string, open: Opener): void {
   void describe(`audit retention on the ${label} store`, () => {
-    let counter = 0;
-    const run = async (fn: (t: Target) => Promise<void>) => {
-      const t = await build(open, `r${++counter}`);
-      try {
-        await fn(t);
-      } finally {
-        await t.close();
-      }
-    };
+    const run = freshTargets('r', (name) => build(open, name));
     const verify = async (t: Target, extra: Partial<VerifyOptions> = {}) => {
       await t.ledger.flush();
       const options: VerifyOptions = { checkpoints: { trusted: [t.signer.publicKey] }, ...extra };
@@ -246,57 +231,14 @@ function suite(label: string, open: Opener): void {
   });
 }
 
-suite('sqlite', async () => {
-  const dir = tempDir('sluice-ret-store-');
-  dirs.push(dir);
-  const file = join(dir.path, 'sluice.db');
-  const store = await openStore(file);
-  const db = openRawSqlite(file);
-  return {
-    store,
-    raw: {
-      run: async (sql, params = []) => {
-        db.prepare(sql).run(...params);
-      },
-      unlock: async () => {
-        db.exec('DROP TRIGGER IF EXISTS audit_no_update; DROP TRIGGER IF EXISTS audit_no_delete;');
-      },
-    },
-    close: async () => {
-      db.close();
-      await store.close();
-    },
-  };
-});
-
-let pgDb: TestDatabase | undefined;
+const stores = rawAuditStores('sluice-ret-store-');
 after(async () => {
   for (const d of dirs) d.remove();
-  await pgDb?.drop();
+  await stores.cleanUp();
 });
 
-suite('postgres', async (name) => {
-  pgDb ??= await createTestDatabase();
-  const db = pgDb;
-  const schema = `ret_${name}`;
-  const store = await openStore(db.url, { schema });
-  const q = (sql: string) => {
-    let n = 0;
-    return sql.replace(/\baudit\b/g, `${schema}.audit`).replace(/\bmeta\b/g, `${schema}.meta`).replace(/\?/g, () => `$${++n}`);
-  };
-  return {
-    store,
-    raw: {
-      run: async (sql, params = []) => {
-        await db.sql(q(sql), params);
-      },
-      unlock: async () => {
-        await db.sql(`ALTER TABLE ${schema}.audit DISABLE TRIGGER USER`);
-      },
-    },
-    close: () => store.close(),
-  };
-});
+suite('sqlite', () => stores.sqlite());
+suite('postgres', (name) => stores.postgres(`ret_${name}`));
 
 void describe('audit retention in the runtime and the CLI', () => {
   const dir = tempDir('sluice-ret-cli-');
@@ -379,8 +321,7 @@ void describe('audit retention, refusals', () => {
   });
 
   void it('on PostgreSQL, stores no base and deletes nothing when the role does not own the audit table', async () => {
-    pgDb ??= await createTestDatabase();
-    const db = pgDb;
+    const db = await stores.database();
     const schema = 'ret_owner';
     const owner = await openStore(db.url, { schema });
     const role = `sluice_ret_${Date.now().toString(36)}`;

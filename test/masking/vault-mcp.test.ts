@@ -4,14 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { directSql, uniqueName } from '../helpers.js';
-import { connectClient, startMcpSluice, textOf, type McpTestSluice } from '../doors/mcp/helpers.js';
-
-const require = createRequire(import.meta.url);
-const EVERYTHING = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
+import { connectClient, EVERYTHING_ENTRY, nodeStdioConnection, startMcpSluice, TEST_CONFIG_HEAD, textOf, type McpTestSluice } from '../doors/mcp/helpers.js';
 
 describe('placeholders through the MCP door', () => {
   const table = uniqueName('vault_mcp');
@@ -23,15 +18,10 @@ describe('placeholders through the MCP door', () => {
     await directSql(`INSERT INTO ${table} VALUES (1, 'ada@example.com'), (2, 'grace@example.com')`);
     process.env.SLUICE_TEST_MCP_VAULT_KEY = randomBytes(32).toString('base64');
     t = await startMcpSluice(`
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
+${TEST_CONFIG_HEAD}
 connections:
   db: { kind: postgres, database: test, user: root, max_connections: 2 }
-  every:
-    kind: mcp
-    transport: stdio
-    command: ${JSON.stringify(process.execPath)}
-    args: [${JSON.stringify(EVERYTHING)}, stdio]
+${nodeStdioConnection('every', EVERYTHING_ENTRY, ['stdio'])}
 masking:
   vault: { key: { env: SLUICE_TEST_MCP_VAULT_KEY } }
   profiles:

@@ -575,7 +575,7 @@ export class ProxySession {
         severity: 'NOTICE',
         code: '00000',
         message: `Sluice holds this statement for review ${review.id} (rule "${review.rule}": ${review.reason}); it runs once approved`,
-        hint: `approve with: sluice reviews approve ${review.id}   reject with: sluice reviews reject ${review.id}   (expires ${review.expiresAt})`,
+        hint: `an approver decides with: SLUICE_KEY=<their key> sluice reviews approve ${review.id}   (or reject ${review.id}; expires ${review.expiresAt})`,
       }),
     );
   };

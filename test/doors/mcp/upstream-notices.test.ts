@@ -7,18 +7,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
-import { McpConnector } from '../../../src/connectors/mcp.js';
 import { createKey } from '../../../src/identity/keys.js';
 import { tempDir } from '../../helpers.js';
-import { connectClient, startMcpSluice, textOf, type McpTestSluice } from './helpers.js';
+import { connectClient, EVERYTHING_ENTRY, nodeStdioConnection, RAW_UPSTREAM_ENTRY, startMcpSluice, TEST_CONFIG_HEAD, textOf, upstreamsReady, type McpTestSluice } from './helpers.js';
 
-const require = createRequire(import.meta.url);
-const EVERYTHING_ENTRY = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
-const RAW_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'raw-upstream.mjs');
 const SECRET = `raw-secret-${Math.random().toString(36).slice(2)}`;
 const SECRET_ENV = 'SLUICE_TEST_RAW_UPSTREAM_SECRET';
 
@@ -50,21 +44,13 @@ describe('MCP door: notifications and requests from upstream servers', () => {
     logDir = tempDir('sluice-raw-upstream-');
     logFile = join(logDir.path, 'raw-upstream.log');
     t = await startMcpSluice(`
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
+${TEST_CONFIG_HEAD}
 connections:
-  every:
-    kind: mcp
-    transport: stdio
-    command: ${JSON.stringify(process.execPath)}
-    args: [${JSON.stringify(EVERYTHING_ENTRY)}, stdio]
-  raw:
-    kind: mcp
-    transport: stdio
-    command: ${JSON.stringify(process.execPath)}
-    args: [${JSON.stringify(RAW_ENTRY)}]
-    env: { set: { RAW_UPSTREAM_SECRET: { env: ${SECRET_ENV} }, RAW_UPSTREAM_LOG: ${JSON.stringify(logFile)} } }
-    mask: pii
+${nodeStdioConnection('every', EVERYTHING_ENTRY, ['stdio'])}
+${nodeStdioConnection('raw', RAW_UPSTREAM_ENTRY, [], [
+  `env: { set: { RAW_UPSTREAM_SECRET: { env: ${SECRET_ENV} }, RAW_UPSTREAM_LOG: ${JSON.stringify(logFile)} } }`,
+  'mask: pii',
+])}
 policy:
   rules:
     - { name: every-reads, connections: [every], when: 'intent.class == "read"', effect: allow }
@@ -74,11 +60,7 @@ masking:
   profiles:
     pii: { detectors: [email] }
 `);
-    for (const name of ['every', 'raw']) {
-      const connector = t.sluice.runtime.connector(name);
-      assert.ok(connector instanceof McpConnector);
-      await connector.ready();
-    }
+    await upstreamsReady(t, ['every', 'raw']);
     ({ client } = await connectClient(t.url, await t.key('claude-bot')));
     const outsiderKey = (await createKey(t.sluice.runtime.store, { principal: 'outsider', kind: 'agent', groups: [] })).key;
     ({ client: outsider } = await connectClient(t.url, outsiderKey));

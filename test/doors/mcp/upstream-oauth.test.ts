@@ -6,18 +6,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { Server } from '@modelcontextprotocol/server';
 import type { Client } from '@modelcontextprotocol/client';
 import { startSluice, type RunningSluice } from '../../../src/app/server.js';
 import { loadConfigText } from '../../../src/config/load.js';
 import { McpConnector } from '../../../src/connectors/mcp.js';
 import { createKey } from '../../../src/identity/keys.js';
 import { tempDir } from '../../helpers.js';
-import { connectClient, textOf } from './helpers.js';
+import { connectClient, httpConnection, listenOnLoopback, serveWhoami, TEST_CONFIG_HEAD, textOf } from './helpers.js';
 
 const CLIENT_ID = 'sluice-gateway';
 const CLIENT_SECRET = `client-secret-${randomBytes(8).toString('hex')}`;
@@ -30,11 +27,6 @@ async function body(req: IncomingMessage): Promise<string> {
   for await (const chunk of req as AsyncIterable<Buffer>) chunks.push(chunk);
   return Buffer.concat(chunks).toString('utf8');
 }
-
-const listen = async (server: HttpServer) => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
-};
 
 describe('MCP door: an upstream over HTTP with an OAuth client-credentials token', () => {
   /** Tokens the endpoint issued: when each expires, and whether the upstream still accepts it. */
@@ -70,7 +62,7 @@ describe('MCP door: an upstream over HTTP with an OAuth client-credentials token
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: token, token_type: 'Bearer', expires_in: lifetime }));
       });
     });
-    const tokenPort = await listen(tokenServer);
+    const tokenPort = await listenOnLoopback(tokenServer);
 
     upstream = createServer((req, res) => {
       const token = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
@@ -80,37 +72,25 @@ describe('MCP door: an upstream over HTTP with an OAuth client-credentials token
         res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}');
         return;
       }
-      const server = new Server({ name: 'oauth-upstream', version: '1.0.0' }, { capabilities: { tools: {} } });
-      server.setRequestHandler('tools/list', () => ({
-        tools: [{ name: 'whoami', description: 'Echoes what the caller sent', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } }],
-      }));
-      server.setRequestHandler('tools/call', () => ({ content: [{ type: 'text', text: `authorization=${req.headers.authorization}; tenant=${String(req.headers['x-tenant'])}` }] }));
-      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => void server.close());
-      void server.connect(transport).then(() => transport.handleRequest(req, res));
+      serveWhoami(req, res, { name: 'oauth-upstream', description: 'Echoes what the caller sent' }, () => `authorization=${req.headers.authorization}; tenant=${String(req.headers['x-tenant'])}`);
     });
-    const upstreamPort = await listen(upstream);
+    const upstreamPort = await listenOnLoopback(upstream);
 
     process.env[SECRET_ENV] = CLIENT_SECRET;
     process.env[TENANT_ENV] = TENANT;
     dir = tempDir('sluice-mcp-oauth-');
     const text = `
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
+${TEST_CONFIG_HEAD}
 connections:
-  remote:
-    kind: mcp
-    transport: http
-    url: http://127.0.0.1:${upstreamPort}/mcp
-    headers: { X-Tenant: { env: ${TENANT_ENV} } }
-    oauth: { token_url: "http://127.0.0.1:${tokenPort}/token", client_id: ${CLIENT_ID}, client_secret: { env: ${SECRET_ENV} }, scope: "tools:read" }
-    restart: { initial: 100ms, max: 1s }
-  wrongsecret:
-    kind: mcp
-    transport: http
-    url: http://127.0.0.1:${upstreamPort}/mcp
-    oauth: { token_url: "http://127.0.0.1:${tokenPort}/token", client_id: ${CLIENT_ID}, client_secret: { value: not-the-secret } }
-    restart: { initial: 100ms, max: 1s }
+${httpConnection('remote', `http://127.0.0.1:${upstreamPort}/mcp`, [
+  `headers: { X-Tenant: { env: ${TENANT_ENV} } }`,
+  `oauth: { token_url: "http://127.0.0.1:${tokenPort}/token", client_id: ${CLIENT_ID}, client_secret: { env: ${SECRET_ENV} }, scope: "tools:read" }`,
+  'restart: { initial: 100ms, max: 1s }',
+])}
+${httpConnection('wrongsecret', `http://127.0.0.1:${upstreamPort}/mcp`, [
+  `oauth: { token_url: "http://127.0.0.1:${tokenPort}/token", client_id: ${CLIENT_ID}, client_secret: { value: not-the-secret } }`,
+  'restart: { initial: 100ms, max: 1s }',
+])}
 policy:
   rules:
     - { name: reads, when: 'intent.class == "read"', effect: allow }

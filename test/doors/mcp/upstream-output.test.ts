@@ -5,18 +5,12 @@
 // has a format, a minimum and an enum.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
-import { McpConnector } from '../../../src/connectors/mcp.js';
 import { checkStructured, widenOutputSchema, type OutputSchema } from '../../../src/doors/mcp/output-schema.js';
 import { tempDir } from '../../helpers.js';
-import { connectClient, startMcpSluice, textOf, type McpTestSluice } from './helpers.js';
+import { connectClient, EVERYTHING_ENTRY, nodeStdioConnection, RAW_UPSTREAM_ENTRY, startMcpSluice, TEST_CONFIG_HEAD, textOf, upstreamsReady, type McpTestSluice } from './helpers.js';
 
-const require = createRequire(import.meta.url);
-const EVERYTHING_ENTRY = join(dirname(require.resolve('@modelcontextprotocol/server-everything/package.json')), 'dist', 'index.js');
-const RAW_ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'raw-upstream.mjs');
 
 describe('MCP door: upstream output schemas and structured content', () => {
   let t: McpTestSluice;
@@ -26,22 +20,10 @@ describe('MCP door: upstream output schemas and structured content', () => {
   before(async () => {
     logDir = tempDir('sluice-raw-output-');
     t = await startMcpSluice(`
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
+${TEST_CONFIG_HEAD}
 connections:
-  every:
-    kind: mcp
-    transport: stdio
-    command: ${JSON.stringify(process.execPath)}
-    args: [${JSON.stringify(EVERYTHING_ENTRY)}, stdio]
-    mask: weather
-  raw:
-    kind: mcp
-    transport: stdio
-    command: ${JSON.stringify(process.execPath)}
-    args: [${JSON.stringify(RAW_ENTRY)}]
-    env: { set: { RAW_UPSTREAM_LOG: ${JSON.stringify(join(logDir.path, 'log'))} } }
-    mask: people
+${nodeStdioConnection('every', EVERYTHING_ENTRY, ['stdio'], ['mask: weather'])}
+${nodeStdioConnection('raw', RAW_UPSTREAM_ENTRY, [], [`env: { set: { RAW_UPSTREAM_LOG: ${JSON.stringify(join(logDir.path, 'log'))} } }`, 'mask: people'])}
 policy:
   rules:
     - { name: reads, when: 'intent.class == "read"', effect: allow }
@@ -50,11 +32,7 @@ masking:
     weather: { columns: ["*/humidity"] }
     people: { detectors: [email], columns: ["*/age"] }
 `);
-    for (const name of ['every', 'raw']) {
-      const connector = t.sluice.runtime.connector(name);
-      assert.ok(connector instanceof McpConnector);
-      await connector.ready();
-    }
+    await upstreamsReady(t, ['every', 'raw']);
     ({ client } = await connectClient(t.url, await t.key('claude-bot')));
   });
 

@@ -8,8 +8,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdirSync, realpathSync, writeFileSync } from 'node:fs';
-import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
-import { Server } from '@modelcontextprotocol/server';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
@@ -19,7 +17,7 @@ import { McpAnalyser, registerToolHints, forgetToolHints } from '../../../src/an
 import { executionResultOf, McpConnector, toolResultOf } from '../../../src/connectors/mcp.js';
 import { createKey } from '../../../src/identity/keys.js';
 import { tempDir } from '../../helpers.js';
-import { connectClient, textOf } from './helpers.js';
+import { connectClient, httpConnection, listenOnLoopback, serveWhoami, TEST_CONFIG_HEAD, textOf } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const packageDir = (name: string) => dirname(require.resolve(`${name}/package.json`));
@@ -288,30 +286,16 @@ describe('MCP door: an upstream over streamable HTTP with an injected header', (
         res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
         return;
       }
-      const server = new Server({ name: 'http-upstream', version: '1.0.0' }, { capabilities: { tools: {} } });
-      server.setRequestHandler('tools/list', () => ({
-        tools: [{ name: 'whoami', description: 'Echoes the Authorization header', inputSchema: { type: 'object', properties: {} }, annotations: { readOnlyHint: true } }],
-      }));
-      server.setRequestHandler('tools/call', () => ({ content: [{ type: 'text', text: `you sent: ${req.headers.authorization ?? ''}` }] }));
-      const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      res.on('close', () => void server.close());
-      void server.connect(transport).then(() => transport.handleRequest(req, res));
+      serveWhoami(req, res, { name: 'http-upstream', description: 'Echoes the Authorization header' }, () => `you sent: ${req.headers.authorization ?? ''}`);
     });
-    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
-    const port = (upstream.address() as AddressInfo).port;
+    const port = await listenOnLoopback(upstream);
     // Header values are taken whole, so the variable holds "Bearer <token>".
     process.env[TOKEN_ENV] = `Bearer ${TOKEN}`;
     dir = tempDir('sluice-mcp-upstream-http-');
     const text = `
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
+${TEST_CONFIG_HEAD}
 connections:
-  remote:
-    kind: mcp
-    transport: http
-    url: http://127.0.0.1:${port}/mcp
-    headers: { Authorization: { env: ${TOKEN_ENV} } }
-    restart: { initial: 100ms, max: 1s }
+${httpConnection('remote', `http://127.0.0.1:${port}/mcp`, [`headers: { Authorization: { env: ${TOKEN_ENV} } }`, 'restart: { initial: 100ms, max: 1s }'])}
 policy:
   rules:
     - { name: remote-reads, connections: [remote], when: 'intent.class == "read"', effect: allow }
