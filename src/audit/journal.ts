@@ -457,3 +457,13 @@ export async function recoverJournals(dir: string, store: JournalStore, ownId?: 
   }
   return { journals: orphans.length, records };
 }
+
+/**
+ * How many journaled records of stopped processes are not in the ledger yet (the next start
+ * copies them in): `audit verify` says so, since the chain alone cannot show them.
+ */
+export async function unrecoveredJournalRecords(dir: string, store: Pick<JournalStore, 'journalIndexed'>): Promise<number> {
+  let count = 0;
+  for (const orphan of findOrphanJournals(dir)) count += readJournal(orphan, await store.journalIndexed(orphan.id)).length;
+  return count;
+}

@@ -8,10 +8,12 @@ import { CheckpointChecker, parseAnchorFile, parseKeyAnnouncement, type FoundChe
 import { signingKeyPath } from '../audit/checkpoints-config.js';
 import { checkInclusionProof, proveRecord, ProofError } from '../audit/checkpoints-proof.js';
 import { writeAuditExport, type ExportFormat } from '../audit/export.js';
+import { unrecoveredJournalRecords } from '../audit/journal.js';
 import { AUDIT_KINDS } from '../audit/record.js';
 import { publicKeyFromRaw, publicKeyPem, readSigningPublicKey } from '../audit/signing.js';
 import { verifyAudit, verifyAuditJsonl, type VerifyResult } from '../audit/verify.js';
 import type { LoadedConfig } from '../config/load.js';
+import { SqliteStore } from '../store/sqlite.js';
 import type { AuditRow, ChainHead } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
 import { CliError, resolveConfig, withStore } from './context.js';
@@ -101,9 +103,18 @@ export function registerAudit(program: Command, configOption: () => string | und
           if (!options.checkpoints && anchors) throw new CliError('--anchor cannot be used with --no-checkpoints');
           return read({ ...(expectHead ? { expectHead } : {}), checkpoints });
         };
+        let journaled = 0;
         const result = options.file
           ? await run(undefined, (o) => verifyFile(options.file!, { ...(o ?? {}), ...(options.base ? { base: readBaseFile(options.base) } : {}) }))
-          : await withStore(configOption(), (store, loaded) => run(loaded, (o) => verifyAudit(store, o)), { mustExist: true });
+          : await withStore(
+              configOption(),
+              async (store, loaded) => {
+                // Records a stopped Sluice journaled but did not copy onto the chain yet.
+                if (store instanceof SqliteStore && store.journalDir) journaled = await unrecoveredJournalRecords(store.journalDir, store);
+                return run(loaded, (o) => verifyAudit(store, o));
+              },
+              { mustExist: true },
+            );
         if (result.ok && result.count === 0 && !options.allowEmpty) {
           // An empty ledger where records were expected is what deleting all of them looks like.
           result.ok = false;
@@ -123,6 +134,7 @@ export function registerAudit(program: Command, configOption: () => string | und
             if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger\n`);
             if (cp.prunedTo !== undefined) process.stdout.write(`retention: records 1-${cp.prunedTo} were pruned; verified from the signed checkpoint over them\n`);
           }
+          if (journaled > 0) process.stdout.write(`journal: ${journaled} record(s) of a Sluice that stopped are in the audit journal, not yet on the chain; the next \`sluice up\` copies them in\n`);
         } else process.stdout.write(`FAILED at record ${result.problem!.seq} (${result.problem!.kind}): ${result.problem!.message}\n`);
         if (!result.ok) process.exitCode = 1;
       },

@@ -9,7 +9,7 @@ import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { AuditJournal, findOrphanJournals, recoverJournals, JournalError } from '../../src/audit/journal.js';
+import { AuditJournal, findOrphanJournals, recoverJournals, JournalError, unrecoveredJournalRecords } from '../../src/audit/journal.js';
 import { openAuditJournal } from '../../src/audit/journal-open.js';
 import { AuditLedger, AuditLedgerError } from '../../src/audit/ledger.js';
 import { prepareRecord, type AuditDraft } from '../../src/audit/record.js';
@@ -86,6 +86,7 @@ void describe('audit journal', () => {
       // Its writer had indexed the first 20 lines when the process "died".
       await store.appendAudit(records.slice(0, 20), { journal: crashed.id, first: 1, last: 20 });
       assert.deepEqual(findOrphanJournals(dir, crashed.id), [], 'its own journal is never an orphan');
+      assert.equal(await unrecoveredJournalRecords(dir, store), 30, 'what audit verify reports as not yet on the chain');
       const result = await recoverJournals(dir, store);
       assert.deepEqual(result, { journals: 1, records: 30 });
       const rows = await allRows(store);
@@ -93,6 +94,7 @@ void describe('audit journal', () => {
       assert.equal((await verifyAudit(store)).ok, true);
       assert.deepEqual(readdirSync(dir), [], 'recovered journals are removed');
       assert.deepEqual(await recoverJournals(dir, store), { journals: 0, records: 0 });
+      assert.equal(await unrecoveredJournalRecords(dir, store), 0);
       assert.equal(await store.journalIndexed(crashed.id), 0, 'and forgotten');
     } finally {
       await t.cleanup();
