@@ -4,7 +4,8 @@
 // its own record before the next, like a door's sessions do), with signed checkpoints on, and
 // verify records/s (checkpoints checked), with the default worker threads and in one thread.
 // Records are full decision records (~640 bytes of body, with intent), the largest kind a door
-// writes. On the embedded store appends are also measured without checkpoints, with the writer
+// writes. On the embedded store appends are also measured through the audit journal (the gate's
+// path: durable in the journal file, timed until on the chain), and without checkpoints, with the writer
 // thread and inline on the main thread, alternating (SLUICE_BENCH_ROUNDS rounds, default 1),
 // each on a fresh file; the main thread's CPU time per record shows what the writer thread
 // takes off the event loop. PostgreSQL (the URL argument, else SLUICE_BENCH_PG, else the local
@@ -18,6 +19,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CheckpointWriter } from '../src/audit/checkpoints-writer.js';
+import { openAuditJournal } from '../src/audit/journal-open.js';
 import { AuditLedger } from '../src/audit/ledger.js';
 import type { AuditDraft } from '../src/audit/record.js';
 import { CheckpointSigner } from '../src/audit/signing.js';
@@ -75,10 +77,13 @@ interface AppendFigures {
  * (several stores on one database: several nodes), each with a checkpoint writer when
  * `checkpoints` is set; prints figures.
  */
-async function appendRun(stores: Store[], label: string, checkpoints = false): Promise<AppendFigures> {
+async function appendRun(stores: Store[], label: string, checkpoints = false, journaled = false): Promise<AppendFigures> {
   const nodes = await Promise.all(
     stores.map(async (store) => {
-      const ledger = new AuditLedger(store);
+      // journaled: the gate's path on the embedded store (record(): durable once in the journal
+      // file, on the chain a batch later); the time runs until the last one is on the chain.
+      const journal = journaled ? await openAuditJournal(store) : undefined;
+      const ledger = new AuditLedger(store, journal ? { journal: journal.journal } : {});
       const writer = checkpoints ? new CheckpointWriter(store, ledger, CheckpointSigner.generate(), { every: 1000, intervalMs: 0 }) : undefined;
       await writer?.start();
       return { ledger, writer };
@@ -92,7 +97,7 @@ async function appendRun(stores: Store[], label: string, checkpoints = false): P
   await Promise.all(
     Array.from({ length: appenders }, async (_, w) => {
       const { ledger } = nodes[w % nodes.length]!;
-      for (let i = 0; i < perWorker; i++) await ledger.append(draft(i, w));
+      for (let i = 0; i < perWorker; i++) await (journaled ? ledger.record(draft(i, w)) : ledger.append(draft(i, w)));
     }),
   );
   for (const { ledger, writer } of nodes) {
@@ -106,7 +111,7 @@ async function appendRun(stores: Store[], label: string, checkpoints = false): P
   const rate = Math.round(written / (appendMs / 1000));
   const cpu = cpu0 !== undefined && cpu1 !== undefined ? `, main thread ${Math.round(((cpu1 - cpu0) * 1e6) / written)} µs CPU/record` : '';
   console.log(
-    `append, ${label}${checkpoints ? ', checkpoints on' : ''}: ${written} records, ${appenders} concurrent appenders: ` +
+    `append, ${label}${checkpoints ? ', checkpoints on' : ''}${journaled ? ', through the journal' : ''}: ${written} records, ${appenders} concurrent appenders: ` +
       `${rate.toLocaleString('en')} records/s (${(appendMs / 1000).toFixed(2)} s)${cpu}, ` +
       `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
   );
@@ -162,6 +167,8 @@ async function main(): Promise<void> {
       await sqlite.migrate();
       const { rate } = await appendRun([sqlite], 'embedded, writer thread', true);
       summary.push(`append, embedded store, checkpoints on: ${rate.toLocaleString('en')} records/s (goal 20,000)`);
+      const journaled = await appendRun([sqlite], 'embedded, writer thread', true, true);
+      summary.push(`append, embedded store, checkpoints on, through the journal (the gate's path): ${journaled.rate.toLocaleString('en')} records/s (goal 20,000)`);
       const verify = await verifyRuns(sqlite, 'embedded');
       summary.push(`verify, embedded store: ${verify.toLocaleString('en')} records/s (goal 200,000)`);
     } finally {

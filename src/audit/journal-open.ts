@@ -3,6 +3,7 @@
 // several nodes append to it and each append is one round trip there anyway.
 import type { Store } from '../store/store.js';
 import { SqliteStore } from '../store/sqlite.js';
+import { log } from '../util/log.js';
 import { AuditJournal, recoverJournals } from './journal.js';
 
 export interface OpenedJournal {
@@ -11,10 +12,28 @@ export interface OpenedJournal {
   recovered: { journals: number; records: number };
 }
 
+/** How often a running Sluice looks for journals that went stale since it started. */
+const RESCAN_MS = 30_000;
+
 export async function openAuditJournal(store: Store): Promise<OpenedJournal | undefined> {
   if (!(store instanceof SqliteStore)) return undefined;
   const dir = store.journalDir;
   if (!dir) return undefined;
   const recovered = await recoverJournals(dir, store);
-  return { journal: AuditJournal.open(dir, { sync: store.sync }), recovered };
+  const journal = AuditJournal.open(dir, { sync: store.sync });
+  // A process that died just before this one started left a journal that is not stale yet.
+  const rescan = setInterval(() => {
+    if (journal.isClosed) {
+      clearInterval(rescan);
+      return;
+    }
+    recoverJournals(dir, store, journal.id).then(
+      (found) => {
+        if (found.records > 0) log.warn({ ...found }, 'copied the audit journal of a stopped Sluice onto the chain');
+      },
+      (error: unknown) => log.error({ err: error }, 'cannot recover an audit journal of a stopped Sluice'),
+    );
+  }, RESCAN_MS);
+  rescan.unref();
+  return { journal, recovered };
 }

@@ -16,8 +16,8 @@
 // neither occurs inside. The search columns are read back from the body on recovery.
 //
 // Files: `<dir>/<pid>-<random>.<segment>.jsonl`, segments of at most SEGMENT_BYTES, deleted
-// once indexed. The owner touches its current segment every TOUCH_MS, so a journal whose
-// process is gone, or whose file went stale (its pid since reused), is known to be orphaned.
+// once indexed. The owner touches its current segment every TOUCH_MS; a journal untouched for
+// STALE_MS is orphaned (found at start and by a periodic scan, see journal-open.ts).
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -145,7 +145,8 @@ export class AuditJournal {
     let text = '';
     for (let i = 0; i < batch.length; i++) text += `${first + i}\t${batch[i]!.record.prefix}\t${batch[i]!.record.suffix}\n`;
     try {
-      const bytes = writeSync(this.fd, text);
+      // At the known end: after a cut-back the file position would leave a hole.
+      const bytes = writeSync(this.fd, text, this.size);
       // writeSync writes everything or throws for regular files; check anyway.
       if (bytes !== Buffer.byteLength(text)) throw new Error(`short write (${bytes} bytes)`);
       this.size += bytes;
@@ -199,7 +200,7 @@ export class AuditJournal {
     for (const t of this.timers) clearInterval(t);
     let synced = true;
     try {
-      if (this.dirty) fdatasyncSync(this.fd);
+      if (this.dirty || this.syncing || this.waiters.length > 0) fdatasyncSync(this.fd);
     } catch {
       synced = false; // the lines are in the page cache; callers still waiting are told
     }
@@ -230,14 +231,17 @@ export class AuditJournal {
 
   private rotate(): void {
     const next = this.current.number + 1;
+    // Every line of the old segment is synced before the new one takes writes; a failed sync
+    // means those lines cannot be trusted (fail closed).
+    fdatasyncSync(this.fd);
+    this.syncedUpTo = this.jseq;
+    this.resolveSynced();
     const fd = openSync(this.segmentPath(next), 'wx', 0o600);
-    try {
-      fdatasyncSync(this.fd);
-    } catch {
-      // The next durable() syncs the new file only; a failed sync here is reported by cutBack on
-      // the next write error, and the old lines are in the page cache.
-    }
-    closeSync(this.fd);
+    // An fdatasync of the old file may still be queued: close it only after that.
+    const old = this.fd;
+    const closeOld = () => closeSync(old);
+    if (this.syncing) void this.syncing.then(closeOld);
+    else closeOld();
     this.closedSegments.push(this.current);
     this.fd = fd;
     this.size = 0;
@@ -266,17 +270,27 @@ export class AuditJournal {
           for (const w of this.waiters.splice(0)) w.reject(new JournalError(`the audit journal cannot be synced: ${error.message}`, { cause: error }));
         } else {
           this.syncedUpTo = Math.max(this.syncedUpTo, upTo);
-          const still: typeof this.waiters = [];
-          for (const w of this.waiters) {
-            if (w.upTo <= upTo) w.resolve();
-            else still.push(w);
-          }
-          this.waiters = still;
-          if (still.length > 0) this.startSync();
+          this.resolveSynced();
+          if (this.waiters.length > 0) this.startSync();
         }
         done();
       });
     });
+  }
+
+  /** Resolves the waiters whose lines are synced. */
+  private resolveSynced(): void {
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (w.upTo <= this.syncedUpTo) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
+  }
+
+  /** Whether close() was called. */
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   private backgroundSync(): void {
@@ -321,21 +335,24 @@ export function findOrphanJournals(dir: string, ownId?: string, now = Date.now()
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const groups = new Map<string, { pid: number; files: { n: number; path: string }[] }>();
+  const groups = new Map<string, { files: { n: number; path: string }[] }>();
   for (const name of names) {
     const m = NAME.exec(name);
     if (!m) continue;
     const id = `${m[1]}-${m[2]}`;
     if (id === ownId) continue;
-    const group = groups.get(id) ?? { pid: Number(m[1]), files: [] };
+    const group = groups.get(id) ?? { files: [] };
     group.files.push({ n: Number(m[3]), path: join(dir, name) });
     groups.set(id, group);
   }
   const out: OrphanJournal[] = [];
   for (const [id, group] of groups) {
     group.files.sort((a, b) => a.n - b.n);
+    // Only a journal nobody has touched for STALE_MS is orphaned: its owner touches it every
+    // TOUCH_MS, and a pid says little across containers (pid 1 everywhere) or after reuse. A
+    // journal of a process that died a moment ago is picked up by the next periodic scan.
     const newest = Math.max(...group.files.map((f) => mtimeOf(f.path)));
-    if (processAlive(group.pid) && group.pid !== process.pid && now - newest < STALE_MS) continue;
+    if (now - newest < STALE_MS) continue;
     out.push({ id, files: group.files.map((f) => f.path) });
   }
   return out.sort((a, b) => a.id.localeCompare(b.id));
@@ -364,7 +381,10 @@ export function readJournal(journal: OrphanJournal, after: number): JournalEntry
       expected = entry.jseq + 1;
       if (entry.jseq <= after) continue;
       if (out.length === 0 && entry.jseq !== after + 1) {
-        throw new JournalError(`audit journal ${journal.id} lacks lines ${after + 1}..${entry.jseq - 1} (its first unindexed line is ${entry.jseq})`);
+        throw new JournalError(
+          `audit journal ${journal.id} lacks lines ${after + 1}..${entry.jseq - 1} (its first unindexed line is ${entry.jseq}): a power cut with store.sync: normal, or files removed by hand; ` +
+            `the records of those lines are lost. Move the journal's files (${journal.files.join(', ')}) out of the way to start, and keep them as evidence`,
+        );
       }
       out.push(entry);
     }
@@ -414,15 +434,6 @@ function mtimeOf(path: string): number {
   }
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** What recovery needs from the store (the embedded store implements it). */
 export interface JournalStore {
   journalIndexed(journal: string): Promise<number>;
@@ -452,8 +463,9 @@ export async function recoverJournals(dir: string, store: JournalStore, ownId?: 
       );
       records += slice.length;
     }
+    // The meta row stays as a tombstone: should the owner only have been frozen, its own copies
+    // of these lines are then refused as already indexed instead of being stored twice.
     removeJournal(orphan);
-    await store.forgetJournal(orphan.id);
   }
   return { journals: orphans.length, records };
 }

@@ -13,6 +13,7 @@
 // the queue grows until `maxPending`, from where new records are refused (fail closed).
 import type { AuditRow, JournalBatch, Store } from '../store/store.js';
 import type { AuditJournal } from './journal.js';
+import { StoreError } from '../store/errors.js';
 import { prepareRecord, type AuditDraft, type PreparedRecord } from './record.js';
 
 export type {
@@ -83,6 +84,9 @@ export class AuditLedger {
   private callersWaiting = 0;
   /** flush() calls in progress: the write loop drains everything meanwhile. */
   private flushing = 0;
+  /** Consecutive failed writes of journaled records, and the timer of the next try. */
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly journal: AuditJournal | undefined;
   /** Why journaled records are not reaching the store (cleared by the next good write). */
@@ -186,8 +190,17 @@ export class AuditLedger {
     this.cancelTimer();
     this.flushing++;
     try {
-      while (this.queue.length > 0 || this.writing) {
-        if (!this.writing) this.startWriting();
+      // While the store fails, journaled records wait for their retry: they are durable in the
+      // journal, and a flush (a reader, a shutdown) must not hang on an outage.
+      let tried = false;
+      while (this.writing || (this.queue.length > 0 && !(tried && this.retryTimer && this.queue.every((p) => p.jseq !== undefined)))) {
+        if (!this.writing) {
+          // A flush tries at once, even during back-off; a failure then leaves the rest to the retry.
+          clearTimeout(this.retryTimer);
+          this.retryTimer = undefined;
+          this.startWriting();
+          tried = true;
+        }
         await this.writing;
       }
     } finally {
@@ -199,6 +212,8 @@ export class AuditLedger {
   async close(): Promise<void> {
     this.closed = true;
     await this.flush();
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     // Lines that could not be indexed stay in the journal for the next start.
     this.journal?.close();
   }
@@ -209,7 +224,7 @@ export class AuditLedger {
    * JOURNAL_BATCH_MS, so that the store gets few large batches instead of one per statement.
    */
   private schedule(): void {
-    if (this.writing) return; // the running loop picks the record up
+    if (this.writing || this.retryTimer) return; // the running loop, or the retry, picks the record up
     const urgent = this.callersWaiting > 0 || this.queue.length >= this.maxBatch;
     if (this.timer) {
       if (this.timerUrgent || !urgent) return;
@@ -247,10 +262,9 @@ export class AuditLedger {
   }
 
   private async writeLoop(): Promise<void> {
-    let failures = 0;
     let first = true;
     // After the first batch, journaled records alone wait for the next timer (see schedule).
-    while (this.queue.length > 0 && (first || failures > 0 || this.flushing || this.callersWaiting > 0 || this.queue.length >= this.maxBatch)) {
+    while (this.queue.length > 0 && (first || this.flushing || this.callersWaiting > 0 || this.queue.length >= this.maxBatch)) {
       first = false;
       const batch = this.queue.length <= this.maxBatch ? this.queue : this.queue.slice(0, this.maxBatch);
       this.queue = this.queue.length <= this.maxBatch ? [] : this.queue.slice(this.maxBatch);
@@ -271,21 +285,40 @@ export class AuditLedger {
           { cause: error },
         );
         // Callers still waiting learn that their record is not stored; journaled records are
-        // safe in the journal and go back to the front of the queue for another try, unless
-        // the ledger is closing (then the next start copies them from the journal).
+        // safe in the journal and go back to the front of the queue for another try.
         const journaled: Pending[] = [];
         for (const p of batch) {
           if (p.jseq === undefined) p.reject!(failure);
           else journaled.push(p);
         }
         if (journaled.length === 0) continue;
+        if (lines && error instanceof StoreError && error.code === 'conflict') {
+          // Another process copied (part of) this journal onto the chain while this one was
+          // stopped: the lines it has are done; the rest are stored as usual.
+          const indexed = await this.journalIndexedInStore(lines.journal);
+          if (indexed !== undefined && indexed >= lines.first) {
+            this.journal!.indexed(indexed);
+            this.queue = journaled.filter((p) => p.jseq! > indexed).concat(this.queue.filter((p) => p.jseq === undefined || p.jseq > indexed));
+            continue;
+          }
+        }
         this.indexFailure = failure;
-        if (this.closed) return;
+        if (this.closed) {
+          // Nothing journaled may reach the chain past these lines (it would leave a gap that
+          // recovery could not see): they all stay in the journal for the next start.
+          this.queue = this.queue.filter((p) => p.jseq === undefined);
+          continue;
+        }
         this.queue = journaled.concat(this.queue);
-        await sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]!);
-        continue;
+        // Retried from a timer, so that flush() and close() are not held up by an outage.
+        const delay = RETRY_MS[Math.min(this.failures++, RETRY_MS.length - 1)]!;
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          if (!this.writing && this.queue.length > 0) this.startWriting();
+        }, delay);
+        return;
       }
-      failures = 0;
+      this.failures = 0;
       this.indexFailure = undefined;
       for (let i = 0; i < batch.length; i++) batch[i]!.resolve?.(rows[i]!);
       if (lines) this.journal!.indexed(lines.last);
@@ -296,13 +329,19 @@ export class AuditLedger {
       }
     }
   }
+
+  /** How far the store has a journal indexed, when the store keeps journals. */
+  private async journalIndexedInStore(journal: string): Promise<number | undefined> {
+    const store = this.store as Partial<{ journalIndexed(journal: string): Promise<number> }>;
+    try {
+      return store.journalIndexed ? await store.journalIndexed(journal) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 const NOTHING = (): void => undefined;
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
 
 /** The journal lines in a batch (journaled records keep their order in the queue). */
 function journalLines(batch: readonly Pending[], journal: AuditJournal | undefined): JournalBatch | undefined {

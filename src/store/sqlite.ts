@@ -882,5 +882,9 @@ export function recordJournalBatch(db: Database, batch: JournalBatch): void {
   if (indexed >= batch.first) {
     throw new StoreError('conflict', `audit journal ${batch.journal} is already indexed up to line ${indexed}; lines ${batch.first}..${batch.last} would be stored twice`);
   }
+  if (batch.first !== indexed + 1) {
+    // A journal's lines reach the chain in order; a gap would hide the lines before it from recovery.
+    throw new StoreError('invalid', `audit journal ${batch.journal} is indexed up to line ${indexed}; lines ${batch.first}..${batch.last} would leave a gap`);
+  }
   db.prepare('INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, String(batch.last));
 }

@@ -5,11 +5,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { AuditJournal, findOrphanJournals, recoverJournals, JournalError, unrecoveredJournalRecords } from '../../src/audit/journal.js';
+import { AuditJournal, findOrphanJournals, recoverJournals, JournalError, STALE_MS, unrecoveredJournalRecords } from '../../src/audit/journal.js';
 import { openAuditJournal } from '../../src/audit/journal-open.js';
 import { AuditLedger, AuditLedgerError } from '../../src/audit/ledger.js';
 import { prepareRecord, type AuditDraft } from '../../src/audit/record.js';
@@ -32,6 +32,12 @@ async function allRows(store: Store): Promise<AuditRow[]> {
     if (page.length < 1000) return out;
     after = page[page.length - 1]!.seq;
   }
+}
+
+/** Ages every journal file in `dir` past STALE_MS, as if its process had stopped a while ago. */
+function makeStale(dir: string): void {
+  const past = new Date(Date.now() - STALE_MS - 5_000);
+  for (const name of readdirSync(dir)) utimesSync(join(dir, name), past, past);
 }
 
 /** A real store whose appendAudit fails while `failing` says so (a locked or full disk). */
@@ -85,6 +91,8 @@ void describe('audit journal', () => {
       assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i + 1));
       // Its writer had indexed the first 20 lines when the process "died".
       await store.appendAudit(records.slice(0, 20), { journal: crashed.id, first: 1, last: 20 });
+      assert.deepEqual(findOrphanJournals(dir), [], 'a journal touched within a minute belongs to a running process');
+      makeStale(dir);
       assert.deepEqual(findOrphanJournals(dir, crashed.id), [], 'its own journal is never an orphan');
       assert.equal(await unrecoveredJournalRecords(dir, store), 30, 'what audit verify reports as not yet on the chain');
       const result = await recoverJournals(dir, store);
@@ -95,7 +103,7 @@ void describe('audit journal', () => {
       assert.deepEqual(readdirSync(dir), [], 'recovered journals are removed');
       assert.deepEqual(await recoverJournals(dir, store), { journals: 0, records: 0 });
       assert.equal(await unrecoveredJournalRecords(dir, store), 0);
-      assert.equal(await store.journalIndexed(crashed.id), 0, 'and forgotten');
+      assert.equal(await store.journalIndexed(crashed.id), 50, 'the store keeps how far it went (a tombstone)');
     } finally {
       await t.cleanup();
     }
@@ -123,12 +131,14 @@ void describe('audit journal', () => {
       await j.append(r, () => undefined);
       const file = join(dir, readdirSync(dir)[0]!);
       appendFileSync(file, `2\t${r.prefix}`); // torn: no suffix, no newline
+      makeStale(dir);
       assert.deepEqual(await recoverJournals(dir, store), { journals: 1, records: 1 });
 
       const k = AuditJournal.open(dir, { sync: 'normal' });
       await k.append(r, () => undefined);
       const damaged = join(dir, readdirSync(dir)[0]!);
       writeFileSync(damaged, `1\t${r.prefix}\t${r.suffix}\nnot a record\n2\t${r.prefix}\t${r.suffix}\n`);
+      makeStale(dir);
       await assert.rejects(recoverJournals(dir, store), (e: unknown) => e instanceof JournalError && e.message.includes(`${damaged} line 2 is not a journal record`));
       assert.equal((await allRows(store)).length, 1, 'nothing from the damaged journal is stored');
     } finally {
@@ -167,6 +177,58 @@ void describe('audit journal', () => {
     }
   });
 
+  void it('closing while the store fails keeps every journaled record for the next start, even with more queued than one batch', async () => {
+    const t = await tempStore();
+    try {
+      // Down until the ledger closes; then the first copy fails and the next ones would work.
+      let closing = false;
+      let callsWhileClosing = 0;
+      const opened = (await openAuditJournal(t.store))!;
+      const ledger = new AuditLedger(flakyStore(t.store, () => !closing || ++callsWhileClosing === 1), { journal: opened.journal, maxBatch: 100 });
+      await Promise.all(Array.from({ length: 250 }, (_, i) => ledger.record(draft(i))));
+      while (!ledger.failure) await sleep(5);
+      closing = true;
+      await ledger.close(); // the first batch fails: the later ones must not jump over it
+      const dir = (t.store as SqliteStore).journalDir!;
+      makeStale(dir);
+      await recoverJournals(dir, t.store as SqliteStore);
+      const ids = (await allRows(t.store)).map((r) => r.actionId);
+      assert.equal(new Set(ids).size, ids.length, 'nothing stored twice');
+      assert.deepEqual([...ids].sort(), Array.from({ length: 250 }, (_, i) => `act-${i}`).sort(), 'nothing lost');
+      assert.equal((await verifyAudit(t.store)).ok, true);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  void it('a journal recovered while its process was only frozen: the process skips what was copied and goes on, nothing twice', async () => {
+    const t = await tempStore();
+    try {
+      let failing = true;
+      const opened = (await openAuditJournal(t.store))!;
+      const ledger = new AuditLedger(flakyStore(t.store, () => failing), { journal: opened.journal });
+      try {
+        await Promise.all(Array.from({ length: 30 }, (_, i) => ledger.record(draft(i))));
+        while (!ledger.failure) await sleep(5);
+        // Frozen for more than a minute: another start copies its journal onto the chain.
+        const dir = (t.store as SqliteStore).journalDir!;
+        makeStale(dir);
+        assert.deepEqual(await recoverJournals(dir, t.store as SqliteStore), { journals: 1, records: 30 });
+        failing = false; // it wakes up, its store works again
+        await Promise.all(Array.from({ length: 10 }, (_, i) => ledger.record(draft(30 + i))));
+        await ledger.flush();
+        const ids = (await allRows(t.store)).map((r) => r.actionId);
+        assert.deepEqual(ids, Array.from({ length: 40 }, (_, i) => `act-${i}`), 'each record once, in order');
+        assert.equal((await verifyAudit(t.store)).ok, true);
+      } finally {
+        failing = false;
+        await ledger.close();
+      }
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   void it('refuses new records once the backlog is full while the store cannot take them', async () => {
     const t = await tempStore();
     try {
@@ -181,6 +243,7 @@ void describe('audit journal', () => {
       }
       const dir = (t.store as SqliteStore).journalDir!;
       assert.equal(readdirSync(dir).length, 1, 'the unindexed journal is kept');
+      makeStale(dir);
       assert.deepEqual(await recoverJournals(dir, t.store as SqliteStore), { journals: 1, records: 10 });
     } finally {
       await t.cleanup();
@@ -238,6 +301,7 @@ void describe('audit journal', () => {
 
       const store = await openStore(`sqlite:${join(dir.path, 'sluice.db')}`);
       try {
+        makeStale(join(dir.path, 'sluice.db.journal')); // a minute later
         const opened = await openAuditJournal(store);
         assert.ok(opened && opened.recovered.journals === 1, 'the killed process left a journal');
         opened.journal.close();
