@@ -22,7 +22,10 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { AddressInfo } from 'node:net';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { NodeStreamableHTTPServerTransport } from '@modelcontextprotocol/node';
+import { Server } from '@modelcontextprotocol/server';
 import { buildConnector } from '../src/app/runtime.js';
 import { startSluice } from '../src/app/server.js';
 import { loadConfigText } from '../src/config/load.js';
@@ -38,18 +41,27 @@ function arg(name: string, fallback: string): string {
 const durationMs = Number(arg('duration', '5')) * 1000;
 const rounds = Number(arg('rounds', '2'));
 const clientCounts = arg('clients', '1,8').split(',').map(Number);
-const VARIANTS = ['sluice-mcp', 'mcp-http', 'gate-run', 'gate-deferred', 'connector', 'direct-pg'] as const;
+const VARIANTS = ['sluice-mcp', 'mcp-http', 'upstream-direct', 'sluice-upstream', 'gate-run', 'gate-deferred', 'connector', 'direct-pg'] as const;
 type Variant = (typeof VARIANTS)[number];
 const variants = arg('variants', VARIANTS.join(',')).split(',') as Variant[];
 for (const v of variants) if (!VARIANTS.includes(v)) throw new Error(`unknown variant ${v}; known: ${VARIANTS.join(', ')}`);
 
 type Measurement = { calls: number; seconds: number; p50: number; p99: number; cpuMs: number };
-type McpVariant = 'sluice-mcp' | 'mcp-http';
+type McpVariant = 'sluice-mcp' | 'mcp-http' | 'upstream-direct' | 'sluice-upstream';
+const MCP_VARIANTS: readonly Variant[] = ['sluice-mcp', 'mcp-http', 'upstream-direct', 'sluice-upstream'];
 
 /** MCP clients (official SDK) and bare HTTP posters on their sessions, for the MCP variants. */
-async function mcpSide(url: URL, key: string, maxClients: number) {
+async function mcpSide(url: URL, key: string, maxClients: number, upstreamUrl: URL) {
   const mcpClients: Client[] = [];
   const sessionIds: string[] = [];
+  // The same SDK client against the upstream MCP server directly: what the goal compares with.
+  const upstreamClients: Client[] = [];
+  for (let i = 0; i < maxClients; i++) {
+    const client = new Client({ name: 'bench', version: '1' });
+    await client.connect(new StreamableHTTPClientTransport(upstreamUrl));
+    upstreamClients.push(client);
+    await client.callTool({ name: 'echo', arguments: { text: 'warm' } });
+  }
   for (let i = 0; i < maxClients; i++) {
     const client = new Client({ name: 'bench', version: '1' });
     const transport = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } });
@@ -59,7 +71,14 @@ async function mcpSide(url: URL, key: string, maxClients: number) {
   }
   // Warm up (connections, analyser caches, JIT).
   for (const client of mcpClients) await client.callTool({ name: 'db__query', arguments: { sql: 'SELECT 1' } });
+  for (const client of mcpClients) await client.callTool({ name: 'up__echo', arguments: { text: 'warm' } });
+  const echo = (client: Client, name: string) => async () => {
+    const result = await client.callTool({ name, arguments: { text: 'hello' } });
+    if (result.isError) throw new Error(JSON.stringify(result.content));
+  };
   const workersFor = (variant: McpVariant, clients: number): (() => Promise<void>)[] => {
+    if (variant === 'upstream-direct') return upstreamClients.slice(0, clients).map((client) => echo(client, 'echo'));
+    if (variant === 'sluice-upstream') return mcpClients.slice(0, clients).map((client) => echo(client, 'up__echo'));
     if (variant === 'sluice-mcp') {
       return mcpClients.slice(0, clients).map((client) => async () => {
         const result = await client.callTool({ name: 'db__query', arguments: { sql: 'SELECT 1' } });
@@ -95,7 +114,7 @@ async function mcpSide(url: URL, key: string, maxClients: number) {
   return {
     measure: (variant: McpVariant, clients: number) => measure(workersFor(variant, clients)),
     close: async () => {
-      await Promise.allSettled(mcpClients.map((client) => client.close()));
+      await Promise.allSettled([...mcpClients, ...upstreamClients].map((client) => client.close()));
     },
   };
 }
@@ -103,7 +122,7 @@ async function mcpSide(url: URL, key: string, maxClients: number) {
 /** The child process: MCP clients that measure on request (IPC) and report back. */
 async function child(): Promise<void> {
   const url = new URL(arg('url', ''));
-  const side = await mcpSide(url, process.env.SLUICE_BENCH_KEY ?? '', Number(arg('max', '1')));
+  const side = await mcpSide(url, process.env.SLUICE_BENCH_KEY ?? '', Number(arg('max', '1')), new URL(arg('upstream', '')));
   process.send!({ ready: true });
   process.on('message', (message: { variant?: McpVariant; clients?: number; close?: boolean }) => {
     if (message.close) {
@@ -118,8 +137,8 @@ async function child(): Promise<void> {
 }
 
 /** Starts the client child; its measure runs there. */
-async function childSide(url: URL, key: string, maxClients: number) {
-  const proc = fork(new URL(import.meta.url), ['--child', '--url', url.href, '--max', String(maxClients), '--duration', String(durationMs / 1000)], {
+async function childSide(url: URL, key: string, maxClients: number, upstreamUrl: URL) {
+  const proc = fork(new URL(import.meta.url), ['--child', '--url', url.href, '--upstream', upstreamUrl.href, '--max', String(maxClients), '--duration', String(durationMs / 1000)], {
     execArgv: ['--import', 'tsx'],
     // The key goes by environment, not on a command line other users can read.
     env: { ...process.env, SLUICE_BENCH_KEY: key },
@@ -178,14 +197,29 @@ async function main(): Promise<void> {
   // `full` (the default) waits for the journal's fdatasync before a call runs; see docs/configuration.md.
   const storeSync = arg('store-sync', 'full') === 'normal' ? 'normal' : 'full';
   const maxClients = Math.max(...clientCounts);
+  // An upstream MCP server over streamable HTTP with one read-only tool (stateless: a server per
+  // request, as small HTTP MCP servers run).
+  const upstream = http.createServer((req, res) => {
+    const server = new Server({ name: 'bench-upstream', version: '1.0.0' }, { capabilities: { tools: {} } });
+    server.setRequestHandler('tools/list', () => ({
+      tools: [{ name: 'echo', description: 'Echoes its text', inputSchema: { type: 'object', properties: { text: { type: 'string' } } }, annotations: { readOnlyHint: true } }],
+    }));
+    server.setRequestHandler('tools/call', (request) => ({ content: [{ type: 'text', text: String((request.params.arguments as { text?: unknown } | undefined)?.text ?? '') }] }));
+    const transport = new NodeStreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => void server.close());
+    void server.connect(transport).then(() => transport.handleRequest(req, res));
+  });
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  const upstreamUrl = new URL(`http://127.0.0.1:${(upstream.address() as AddressInfo).port}/mcp`);
   const config = `
 store: { url: sqlite:${join(dir, 'sluice.db')}, sync: ${storeSync} }
 listeners: { api: { address: 127.0.0.1:0 } }
 connections:
   db: { kind: postgres, database: test, user: root, max_connections: ${maxClients} }
+  up: { kind: mcp, transport: http, url: '${upstreamUrl.href}' }
 policy:
   rules:
-    - { name: reads, connections: [db], when: 'intent.class == "read"', effect: allow }
+    - { name: reads, connections: [db, up], when: 'intent.class == "read"', effect: allow }
 `;
   const sluice = await startSluice(loadConfigText(config, join(dir, 'sluice.yaml'), dir));
   const key = (await createKey(sluice.runtime.store, { principal: 'bench', kind: 'agent', groups: [] })).key;
@@ -195,7 +229,7 @@ policy:
   const pgClients: pg.Client[] = [];
   const closers: (() => Promise<void>)[] = [];
   try {
-    mcp = sameProcess ? await mcpSide(url, key, maxClients) : await childSide(url, key, maxClients);
+    mcp = sameProcess ? await mcpSide(url, key, maxClients, upstreamUrl) : await childSide(url, key, maxClients, upstreamUrl);
     for (let i = 0; i < maxClients; i++) {
       const direct = new pg.Client(PG);
       await direct.connect();
@@ -247,7 +281,7 @@ policy:
     for (let round = 1; round <= rounds; round++) {
       for (const clients of clientCounts) {
         for (const variant of variants) {
-          const m = variant === 'sluice-mcp' || variant === 'mcp-http' ? await mcp.measure(variant, clients) : await measure(workersFor(variant, clients));
+          const m = MCP_VARIANTS.includes(variant) ? await mcp.measure(variant as McpVariant, clients) : await measure(workersFor(variant as Exclude<Variant, McpVariant>, clients));
           const key = `${clients}:${variant}`;
           p50s.set(key, [...(p50s.get(key) ?? []), m.p50]);
           console.log(
@@ -277,6 +311,10 @@ policy:
         summary[`${variant}_p50_ms`] = Number(p50.toFixed(3));
         if (variant !== 'direct-pg' && Number.isFinite(direct)) summary[`${variant}_added_p50_ms`] = Number((p50 - direct).toFixed(3));
       }
+      // The goal's comparison: a proxied upstream tool call against the same call made directly.
+      const viaSluice = median(p50s.get(`${clients}:sluice-upstream`) ?? []);
+      const upstreamDirect = median(p50s.get(`${clients}:upstream-direct`) ?? []);
+      if (Number.isFinite(viaSluice) && Number.isFinite(upstreamDirect)) summary['upstream_added_p50_ms'] = Number((viaSluice - upstreamDirect).toFixed(3));
       console.log(JSON.stringify(summary));
     }
   } finally {
@@ -284,6 +322,8 @@ policy:
     await Promise.allSettled(pgClients.map((client) => client.end()));
     await Promise.allSettled(closers.map((close) => close()));
     await sluice.stop();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
     rmSync(dir, { recursive: true, force: true });
   }
 }
