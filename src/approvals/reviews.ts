@@ -224,8 +224,11 @@ export class StoreReviewHook implements ReviewHook {
       // An approval is for a call that comes back soon, not one made days later: it keeps for
       // as long as a held call would have waited for it.
       if (Date.now() >= Date.parse(held.decidedAt ?? held.createdAt) + timeoutMs) {
-        await this.store.settleReview(id, { status: 'expired', decidedAt: new Date().toISOString(), note: 'the approval was not used in time' }, 'approved');
-        return { reviewId: id, status: 'expired', note: 'the approval was not used in time; ask again' };
+        const note = 'the approval was not used in time';
+        if (await this.store.settleReview(id, { status: 'expired', decidedAt: new Date().toISOString(), note }, 'approved')) {
+          await this.audit.append(reviewDraft(action, id, 'expired', { note }));
+        }
+        return { reviewId: id, status: 'expired', note: `${note}; ask again` };
       }
       const won = await this.store.settleReview(id, { status: 'executed', decidedAt: new Date().toISOString() }, 'approved');
       if (!won) return { reviewId: id, status: 'rejected', note: 'this approval was already used' };
@@ -296,14 +299,18 @@ export class StoreReviewHook implements ReviewHook {
       const gone = await this.store.cancelAbandonedReviews(staleBefore, now.toISOString(), 'the caller went away (its node stopped renewing the hold)');
       for (const review of gone) {
         const held = review.action as { id?: string; session?: string; principal?: { name?: string }; connection?: { name?: string } };
-        await this.audit.append({
-          kind: 'review',
-          actionId: review.actionId,
-          ...(held.session ? { session: held.session } : {}),
-          ...(held.principal?.name ? { principal: held.principal.name } : {}),
-          ...(held.connection?.name ? { connection: held.connection.name } : {}),
-          detail: { reviewId: review.id, status: 'cancelled', note: review.note ?? 'the caller went away', holder: review.holder ?? null, by: this.options.node },
-        });
+        // Each on its own: the store has cancelled them all already, so one failure must not
+        // leave the rest unrecorded.
+        await this.audit
+          .append({
+            kind: 'review',
+            actionId: review.actionId,
+            ...(held.session ? { session: held.session } : {}),
+            ...(held.principal?.name ? { principal: held.principal.name } : {}),
+            ...(held.connection?.name ? { connection: held.connection.name } : {}),
+            detail: { reviewId: review.id, status: 'cancelled', note: review.note ?? 'the caller went away', holder: review.holder ?? null, by: this.options.node },
+          })
+          .catch((error: unknown) => log.error({ err: error, review: review.id }, 'a cancelled review could not be recorded in the audit ledger'));
       }
     } catch (error) {
       log.warn({ err: error }, 'review heartbeat or sweep failed; trying again');

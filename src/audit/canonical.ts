@@ -75,6 +75,7 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
   }
   if (value === null) return 'null';
   const obj = value as object;
+  if (stack.length >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonError(path, `nesting deeper than ${MAX_CANONICAL_DEPTH}`);
   // Deeply immutable values (frozen, with nothing mutable inside, such as cached Intents) are
   // encoded once: every audit record of a statement shape carries the same intent objects.
   const frozen = Object.isFrozen(obj);
@@ -82,7 +83,6 @@ function encode(value: unknown, path: PathSegs, stack: object[]): string {
     const known = immutableJson.get(obj);
     if (known !== undefined) return known;
   }
-  if (stack.length >= MAX_CANONICAL_DEPTH) throw new CanonicalJsonError(path, `nesting deeper than ${MAX_CANONICAL_DEPTH}`);
   if (stack.includes(obj)) throw new CanonicalJsonError(path, 'a circular reference');
 
   if (Array.isArray(obj)) {

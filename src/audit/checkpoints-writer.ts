@@ -15,7 +15,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditRow, Store } from '../store/store.js';
 import { log } from '../util/log.js';
-import { parseKeyAnnouncement, parseSignedCheckpoint, type SigningKeyAnnouncement } from './checkpoints.js';
+import { formatAnchorLine, parseKeyAnnouncement, parseSignedCheckpoint, type SigningKeyAnnouncement } from './checkpoints.js';
 import type { AuditLedger } from './ledger.js';
 import { MerkleFrontier } from './merkle.js';
 import { rawPublicKey, type CheckpointSigner, type SignedCheckpoint } from './signing.js';
@@ -215,7 +215,7 @@ export class CheckpointWriter {
   }
 
   private async anchor(seq: number, signed: SignedCheckpoint): Promise<void> {
-    await appendFile(this.options.anchorFile!, `${JSON.stringify({ seq, ...signed })}\n`, { mode: 0o600 });
+    await appendFile(this.options.anchorFile!, `${formatAnchorLine(seq, signed)}\n`, { mode: 0o600 });
   }
 
   /** Reads records the frontier lacks from the store. */

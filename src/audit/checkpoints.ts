@@ -61,6 +61,11 @@ const HEX64 = /^[0-9a-f]{64}$/;
 export const PRUNE_EVENT = 'audit-pruned';
 
 /** Reads a SignedCheckpoint out of a checkpoint record's detail (or an anchor line); a message when it is not one. */
+/** One line of an anchor (file or stream target): the checkpoint record's seq and what it signed. */
+export function formatAnchorLine(seq: number, signed: SignedCheckpoint): string {
+  return JSON.stringify({ seq, ...signed });
+}
+
 export function parseSignedCheckpoint(v: unknown): SignedCheckpoint | string {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'not an object';
   const o = v as Record<string, unknown>;

@@ -22,12 +22,17 @@ export async function openAuditJournal(store: Store): Promise<OpenedJournal | un
   const recovered = await recoverJournals(dir, store);
   const journal = AuditJournal.open(dir, { sync: store.sync });
   // A process that died just before this one started left a journal that is not stale yet.
+  let scanning = false;
   const rescan = setInterval(() => {
     if (journal.isClosed) {
       clearInterval(rescan);
       return;
     }
-    recoverJournals(dir, store, journal.id).then(
+    if (scanning) return; // a slow recovery is still running
+    scanning = true;
+    recoverJournals(dir, store, journal.id)
+      .finally(() => (scanning = false))
+      .then(
       (found) => {
         if (found.records > 0) log.warn({ ...found }, 'copied the audit journal of a stopped Sluice onto the chain');
       },

@@ -438,7 +438,6 @@ function mtimeOf(path: string): number {
 export interface JournalStore {
   journalIndexed(journal: string): Promise<number>;
   appendAudit(records: readonly PreparedRecord[], journal?: JournalBatch): Promise<unknown[]>;
-  forgetJournal(journal: string): Promise<void>;
 }
 
 const RECOVERY_BATCH = 2000;

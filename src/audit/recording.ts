@@ -300,8 +300,9 @@ export function sessionCast(title: string, startMs: number, parts: { offsetMs: n
   return {
     header: {
       version: 2,
-      width: Math.max(WIDTH, ...parts.map((p) => p.cast.header.width)),
-      height: Math.max(HEIGHT, ...parts.map((p) => p.cast.header.height)),
+      // reduce, not Math.max(...spread): a long session has more parts than a call takes arguments.
+      width: parts.reduce((w, p) => Math.max(w, p.cast.header.width), WIDTH),
+      height: parts.reduce((h, p) => Math.max(h, p.cast.header.height), HEIGHT),
       timestamp: Math.floor(startMs / 1000),
       duration: ordered.length ? ordered[ordered.length - 1]![0] : 0,
       title: terminalSafe(title),

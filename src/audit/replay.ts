@@ -5,7 +5,7 @@
 import type { MaskReport } from '../masking/columns.js';
 import type { AuditRow, Store } from '../store/store.js';
 import { parseDuration } from '../util/units.js';
-import { readAuditPages } from './export.js';
+import { readAuditPages, readFilteredAudit, type AuditFilter } from './export.js';
 import type { AuditBody, AuditIntent } from './record.js';
 import { parseCast, readRecording, recordingRefOf, sessionCast, type Cast, type RecordingRef } from './recording.js';
 
@@ -408,18 +408,17 @@ export function parseTimeArg(text: string, now = Date.now()): string {
   return new Date(ms).toISOString();
 }
 
-/** Whether a record time (ISO) lies in the range. */
-export function inRange(time: string, range: TimeRange): boolean {
-  const ms = Date.parse(time);
-  return (range.from === undefined || ms >= Date.parse(range.from)) && (range.to === undefined || ms < Date.parse(range.to));
+/** The export filter for a range: it seeks to the range's start instead of reading from seq 1. */
+export function rangeFilter(range: TimeRange): AuditFilter {
+  return { ...(range.from !== undefined ? { from: new Date(range.from) } : {}), ...(range.to !== undefined ? { to: new Date(range.to) } : {}) };
 }
 
 /** Sessions with at least one record in the range, oldest first. */
 export async function listSessions(store: Store, range: TimeRange = {}): Promise<SessionSummary[]> {
   const sessions = new Map<string, SessionSummary & { actorKeys: Set<string> }>();
-  for await (const page of readAuditPages(store, {})) {
+  for await (const page of readFilteredAudit(store, rangeFilter(range))) {
     for (const row of page) {
-      if (!row.session || !inRange(row.time, range)) continue;
+      if (!row.session) continue;
       let s = sessions.get(row.session);
       if (!s) {
         s = { session: row.session, start: row.time, end: row.time, actors: [], actorKeys: new Set(), connections: [], commands: 0, denied: 0, reviewed: 0, records: 0 };

@@ -8,9 +8,9 @@
 // scripts and any external resource: a mistake in escaping still cannot run code.
 import type { CheckpointCheckerOptions } from './checkpoints.js';
 import type { Store } from '../store/store.js';
-import { readAuditPages } from './export.js';
+import { readFilteredAudit } from './export.js';
 import type { AuditBody } from './record.js';
-import { inRange, type TimeRange } from './replay.js';
+import { rangeFilter, type TimeRange } from './replay.js';
 import { verifyAudit, type VerifyResult } from './verify.js';
 
 export interface ReportOptions {
@@ -101,9 +101,8 @@ export async function buildReport(store: Store, range: TimeRange, options: Repor
   let firstSeq: number | undefined;
   let lastSeq: number | undefined;
 
-  for await (const page of readAuditPages(store, {})) {
+  for await (const page of readFilteredAudit(store, rangeFilter(range))) {
     for (const row of page) {
-      if (!inRange(row.time, range)) continue;
       records++;
       firstSeq ??= row.seq;
       lastSeq = row.seq;
@@ -231,7 +230,7 @@ export async function buildReport(store: Store, range: TimeRange, options: Repor
 async function countAfter(store: Store, range: TimeRange, seq: number): Promise<number> {
   let n = 0;
   // A checkpoint record is itself a signed statement; it is not content left unsigned.
-  for await (const page of readAuditPages(store, { afterSeq: seq })) for (const row of page) if (row.kind !== 'checkpoint' && inRange(row.time, range)) n++;
+  for await (const page of readFilteredAudit(store, { ...rangeFilter(range), afterSeq: seq })) for (const row of page) if (row.kind !== 'checkpoint') n++;
   return n;
 }
 

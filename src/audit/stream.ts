@@ -8,7 +8,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditRow, Store } from '../store/store.js';
 import { log } from '../util/log.js';
-import { parseSignedCheckpoint } from './checkpoints.js';
+import { formatAnchorLine, parseSignedCheckpoint } from './checkpoints.js';
 import { rowFormatter } from './export.js';
 import type { OcsfOptions } from './ocsf.js';
 import type { StreamCursorStore } from './stream-cursor.js';
@@ -260,5 +260,5 @@ export function anchorLine(row: AuditRow): string {
   const detail = (JSON.parse(row.body) as { detail?: unknown }).detail;
   const signed = parseSignedCheckpoint(detail);
   if (typeof signed === 'string') throw new Error(`checkpoint record ${row.seq} cannot be anchored: ${signed}`);
-  return JSON.stringify({ seq: row.seq, ...signed });
+  return formatAnchorLine(row.seq, signed);
 }

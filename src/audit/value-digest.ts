@@ -52,14 +52,15 @@ export class ValueDigester {
    * The same JSON shape with every scalar replaced by its digest: object keys (argument names)
    * stay readable, values do not. null stays null.
    */
-  digestJson(value: unknown): unknown {
+  digestJson(value: unknown, depth = 0): unknown {
     if (value === null || value === undefined) return value;
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return this.digest(value);
     if (value instanceof Uint8Array) return this.digest(value);
-    if (Array.isArray(value)) return value.map((v) => this.digestJson(v));
+    if (depth >= MAX_RECORDED_DEPTH) return TOO_DEEP;
+    if (Array.isArray(value)) return value.map((v) => this.digestJson(v, depth + 1));
     if (typeof value === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.digestJson(v);
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = this.digestJson(v, depth + 1);
       return out;
     }
     return this.digest(String(value));
@@ -75,16 +76,25 @@ export class ValueDigester {
  * What a record keeps of JSON values (tool arguments): their digests, or without a digester
  * (no shared key) the shape alone, every value left out as null. For the gate and the doors.
  */
-export function recordableJson(value: unknown, digester: ValueDigester | undefined): unknown {
+export function recordableJson(value: unknown, digester: ValueDigester | undefined, depth = 0): unknown {
   if (digester) return digester.digestJson(value);
-  if (Array.isArray(value)) return value.map((v) => recordableJson(v, undefined));
-  if (typeof value === 'object' && value !== null && !(value instanceof Uint8Array)) {
+  const nested = typeof value === 'object' && value !== null && !(value instanceof Uint8Array);
+  if (nested && depth >= MAX_RECORDED_DEPTH) return TOO_DEEP;
+  if (Array.isArray(value)) return value.map((v) => recordableJson(v, undefined, depth + 1));
+  if (nested) {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = recordableJson(v, undefined);
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = recordableJson(v, undefined, depth + 1);
     return out;
   }
   return null;
 }
+
+/**
+ * Argument JSON nested deeper than this is recorded as TOO_DEEP from there on: agent input must
+ * not overflow the stack while its record is built (canonical JSON allows 64 levels in all).
+ */
+const MAX_RECORDED_DEPTH = 32;
+const TOO_DEEP = '[nested too deep to record]';
 
 /** What a record keeps of bound statement parameters: digests (null for SQL NULL), or without a digester only how many. */
 export function recordableParams(params: readonly (string | Uint8Array | null)[], digester: ValueDigester | undefined): (string | null)[] | number {

@@ -387,12 +387,13 @@ export function detokeniseToolCall(text: string, values: ReadonlyMap<string, str
     if (typeof value === 'string') return swapString(value);
     if (Array.isArray(value)) return value.map((item) => swap(item, depth + 1));
     if (value !== null && typeof value === 'object') {
-      const out: Record<string, unknown> = {};
+      const entries: [string, unknown][] = [];
       for (const [key, item] of Object.entries(value)) {
         if (placeholdersIn(key).length > 0) problem ??= `placeholder ${placeholdersIn(key)[0]} is in an argument name; only values can be replaced`;
-        out[key] = swap(item, depth + 1);
+        entries.push([key, swap(item, depth + 1)]);
       }
-      return out;
+      // fromEntries defines own properties: an argument named __proto__ stays an argument.
+      return Object.fromEntries(entries);
     }
     return value;
   };

@@ -16,6 +16,9 @@ import { ApiError, authenticate, readJson, send, validate } from './api.js';
 
 const REVIEW_STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled', 'executed'] as const;
 const ID = '([A-Za-z0-9_-]{1,100})';
+const REVIEW_PATH = new RegExp(`^/v1/reviews/${ID}$`);
+const DECIDE_PATH = new RegExp(`^/v1/reviews/${ID}/(approve|reject)$`);
+const REVOKE_PATH = new RegExp(`^/v1/grants/${ID}/revoke$`);
 
 const decideBody = z
   .object({
@@ -43,12 +46,12 @@ export async function approvalRoute(runtime: Runtime, maxBody: number, req: Inco
     await listReviews(runtime, req, url, res);
     return true;
   }
-  if ((m = new RegExp(`^/v1/reviews/${ID}$`).exec(path))) {
+  if ((m = REVIEW_PATH.exec(path))) {
     if (method !== 'GET') throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
     await showReview(runtime, req, res, m[1]!);
     return true;
   }
-  if ((m = new RegExp(`^/v1/reviews/${ID}/(approve|reject)$`).exec(path))) {
+  if ((m = DECIDE_PATH.exec(path))) {
     if (method !== 'POST') throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
     await decide(runtime, maxBody, req, res, m[1]!, m[2] === 'approve' ? 'approved' : 'rejected');
     return true;
@@ -58,7 +61,7 @@ export async function approvalRoute(runtime: Runtime, maxBody: number, req: Inco
     await listGrants(runtime, req, url, res);
     return true;
   }
-  if ((m = new RegExp(`^/v1/grants/${ID}/revoke$`).exec(path))) {
+  if ((m = REVOKE_PATH.exec(path))) {
     if (method !== 'POST') throw new ApiError(405, 'method_not_allowed', `${method} is not allowed on ${path}`);
     await revoke(runtime, maxBody, req, res, m[1]!);
     return true;

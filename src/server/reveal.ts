@@ -6,6 +6,7 @@ import type { Runtime } from '../app/runtime.js';
 import type { Principal } from '../gate/types.js';
 import { reveal, RevealError } from '../masking/vault-reveal.js';
 import { log } from '../util/log.js';
+import { send } from './api.js';
 
 const FIELDS = new Set(['placeholder', 'scope']);
 
@@ -56,10 +57,4 @@ export async function handleReveal(runtime: Runtime, principal: Principal, body:
 
 function error(code: string, message: string, extra: Record<string, unknown> = {}): { error: Record<string, unknown> } {
   return { error: { code, message, ...extra } };
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }

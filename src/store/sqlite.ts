@@ -670,15 +670,6 @@ export class SqliteStore implements Store {
     return r ? Number(r[0]) : 0;
   }
 
-  /** Forgets a journal whose files are gone. */
-  async forgetJournal(journal: string): Promise<void> {
-    try {
-      this.stmt('DELETE FROM meta WHERE name = ?').run(JOURNAL_META + journal);
-    } catch (error) {
-      throw wrap(error, 'forgetJournal');
-    }
-  }
-
   // --- internals ----------------------------------------------------------------------------
 
   /**

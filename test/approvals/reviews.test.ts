@@ -38,6 +38,11 @@ describe('review hook: return-pending', () => {
       const late = await hook.hold(action('DELETE FROM t WHERE id = 1'), decision, { returnPending: true, resume: first.reviewId });
       assert.equal(late.status, 'expired');
       assert.equal((await store.getReview(first.reviewId))?.status, 'expired');
+      await ledger.flush();
+      const expiredRecords = (await store.readAudit({ limit: 100 }))
+        .map((row) => JSON.parse(row.body) as { kind: string; detail?: { reviewId?: string; status?: string } })
+        .filter((b) => b.kind === 'review' && b.detail?.reviewId === first.reviewId && b.detail.status === 'expired');
+      assert.equal(expiredRecords.length, 1, 'the approval running out is in the ledger');
 
       const second = await hook.hold(action('DELETE FROM t WHERE id = 2'), decision, { returnPending: true });
       await decideReview(store, ledger, second.reviewId, 'approved', 'human:ops');

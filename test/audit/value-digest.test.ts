@@ -59,6 +59,17 @@ void describe('value digests', () => {
     assert.equal(recordableParams(['7', null], undefined), 2);
   });
 
+  void it('record arguments nested deeper than 32 levels as a marker, without overflowing the stack', () => {
+    let deep: unknown = 'secret-at-the-bottom';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const d = ValueDigester.generate();
+    for (const kept of [recordableJson({ a: deep }, d), recordableJson({ a: deep }, undefined)]) {
+      const text = JSON.stringify(kept);
+      assert.ok(text.includes('[nested too deep to record]'));
+      assert.ok(!text.includes('secret-at-the-bottom'));
+    }
+  });
+
   void it('have a key file created once, private to its owner, from the environment when set', () => {
     const dir = tempDir('sluice-hmac-');
     dirs.push(dir);

@@ -142,6 +142,13 @@ describe('detokeniseToolCall', () => {
     assert.equal(detokeniseToolCall(`search({"q":"SLUICE_SSN_dddddddddddddd"})`, values).ok, false);
   });
 
+  it('keeps an argument named __proto__ as an argument', () => {
+    const values = new Map([[P, 'v']]);
+    const out = detokeniseToolCall(`search({"__proto__":{"x":"${P}"},"q":"${P}"})`, values);
+    assert.ok(out.ok);
+    assert.equal(out.text, `search({"__proto__":{"x":"v"},"q":"v"})`);
+  });
+
   it('finds each placeholder once', () => {
     assert.deepEqual(placeholdersIn(`${P} ${Q} ${P} SLUICE_X_bad`), [P, Q]);
   });

@@ -330,6 +330,8 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
 
       const { host, port } = upstreamBase;
       const up = upstream;
+      // Set once the session is built: buffered client bytes may close it during construction.
+      let stopWatch = (): void => undefined;
       const session = new ProxySession(
         socket,
         upstream.socket,
@@ -355,9 +357,11 @@ export async function startPostgresDoor(runtime: Runtime, options: PostgresDoorO
       );
       registered.session = session;
       sessions.add(session);
-      const stopWatch = watchCredential(credential, (message) =>
-        session.terminate({ severity: 'FATAL', code: '28P01', message, hint: 'log in again with a valid Sluice key or token' }),
-      );
+      if (!session.isClosed) {
+        stopWatch = watchCredential(credential, (message) =>
+          session.terminate({ severity: 'FATAL', code: '28P01', message, hint: 'log in again with a valid Sluice key or token' }),
+        );
+      }
       log.debug({ session: sessionId, principal: principal.name, connection: database, tls: encrypted }, 'postgres door: session started');
     } catch (error) {
       if (error instanceof ProtocolError) {

@@ -362,7 +362,7 @@ export class ProxySession {
       return;
     }
     this.afterAdmitted(admitted);
-    const frame = await this.detokenised(admitted, b, 5, end, false);
+    const frame = admitted.decision.detokenise === true ? await this.detokenised(admitted, b, 5, end, false) : b;
     if (!frame || this.closed) return;
     this.sendUp(frame);
     const run = newRun(admitted, false);
@@ -382,7 +382,7 @@ export class ProxySession {
       return;
     }
     this.afterAdmitted(admitted);
-    const frame = await this.detokenised(admitted, b, afterName, end, true);
+    const frame = admitted.decision.detokenise === true ? await this.detokenised(admitted, b, afterName, end, true) : b;
     if (!frame || this.closed) return;
     if (mayChangeEncoding(admitted)) this.encodingRiskNextSync = true;
     const info: StatementInfo = { admission: admitted };
@@ -1341,6 +1341,10 @@ function bindValues(b: Buffer, pos: number): (Buffer | null)[] {
   need(2);
   const count = b.readUInt16BE(pos);
   pos += 2;
+  if (count === 0) return [];
+  // One copy of the rest of the message (the outcome record is written later), views into it.
+  const region = Buffer.from(b.subarray(pos));
+  const base = pos;
   const values: (Buffer | null)[] = new Array<Buffer | null>(count);
   for (let i = 0; i < count; i++) {
     need(4);
@@ -1352,7 +1356,7 @@ function bindValues(b: Buffer, pos: number): (Buffer | null)[] {
     }
     if (length < 0) throw new ProtocolError(`Bind parameter ${i + 1} has a negative length`);
     need(length);
-    values[i] = Buffer.from(b.subarray(pos, pos + length));
+    values[i] = region.subarray(pos - base, pos - base + length);
     pos += length;
   }
   return values;
