@@ -43,7 +43,7 @@ const SEGMENT_BYTES = 32 * 1024 * 1024;
 const TOUCH_MS = 10_000;
 /** A journal whose file has not been touched for this long belongs to no running process. */
 export const STALE_MS = 60_000;
-/** With `sync: normal`, how often written lines are pushed to disk anyway. */
+/** How often lines nobody waits a sync for (sync: normal; outcome records) are pushed to disk anyway. */
 const BACKGROUND_SYNC_MS = 1_000;
 const NAME = /^(\d+)-([0-9a-f]{16})\.(\d+)\.jsonl$/;
 
@@ -80,7 +80,7 @@ export class AuditJournal {
   private dirty = false;
   private readonly timers: NodeJS.Timeout[] = [];
   /** Lines waiting for the end of this turn's write (see append). */
-  private batch: { record: PreparedRecord; onWritten: (jseq: number) => void; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private batch: { record: PreparedRecord; onWritten: (jseq: number) => void; resolve: () => void; reject: (e: Error) => void; synced: boolean }[] = [];
 
   private constructor(
     private readonly dir: string,
@@ -92,11 +92,11 @@ export class AuditJournal {
     const touch = setInterval(() => this.touch(), TOUCH_MS);
     touch.unref();
     this.timers.push(touch);
-    if (sync === 'normal') {
-      const flush = setInterval(() => this.backgroundSync(), BACKGROUND_SYNC_MS);
-      flush.unref();
-      this.timers.push(flush);
-    }
+    // With sync: full too: lines appended with `synced: false` are otherwise synced only by
+    // the next line that waits for one.
+    const flush = setInterval(() => this.backgroundSync(), BACKGROUND_SYNC_MS);
+    flush.unref();
+    this.timers.push(flush);
   }
 
   /** Creates a new journal in `dir` (made with mode 0700 when missing). */
@@ -117,12 +117,15 @@ export class AuditJournal {
    * journal sequence number. The promise resolves once the line is as durable as `sync` asks,
    * and rejects with JournalError when it could not be written (the file is cut back to its
    * last whole line; if even that fails the journal refuses every later write: fail closed).
+   * `synced: false` settles once the line is written, even with `sync: full` (a record that
+   * nothing waits on, such as the outcome of a command that already ran: the next synced
+   * line, or the background sync within a second, covers it).
    */
-  append(record: PreparedRecord, onWritten: (jseq: number) => void): Promise<void> {
+  append(record: PreparedRecord, onWritten: (jseq: number) => void, synced = true): Promise<void> {
     if (this.broken) return Promise.reject(new JournalError(`the audit journal cannot be written: ${this.broken.message}`, { cause: this.broken }));
     if (this.closed) return Promise.reject(new JournalError('the audit journal is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.batch.push({ record, onWritten, resolve, reject });
+      this.batch.push({ record, onWritten, resolve, reject, synced });
       if (this.batch.length === 1) setImmediate(this.writeBatch);
     });
   }
@@ -162,13 +165,26 @@ export class AuditJournal {
       for (const b of batch) b.resolve();
       return;
     }
-    for (const b of batch) this.waiters.push({ upTo: this.jseq, resolve: b.resolve, reject: b.reject });
-    this.startSync();
+    let waiting = false;
+    for (const b of batch) {
+      if (b.synced) {
+        this.waiters.push({ upTo: this.jseq, resolve: b.resolve, reject: b.reject });
+        waiting = true;
+      } else b.resolve();
+    }
+    // A sync nobody waits for is left to the next waiter or the background timer: started
+    // now, it would make the next command's line wait for it and then for its own.
+    if (waiting) this.startSync();
   };
 
   /** Lines written so far. */
   get written(): number {
     return this.jseq;
+  }
+
+  /** Lines known to be on disk (fdatasync done). */
+  get synced(): number {
+    return this.syncedUpTo;
   }
 
   /** The writer committed every line up to `upTo`: segments wholly below it are deleted. */

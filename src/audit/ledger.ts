@@ -152,11 +152,12 @@ export class AuditLedger {
 
   /**
    * Records one draft durably, without waiting for its row: with a journal, once its line is
-   * written (and synced, with `store.sync: full`); without one, once committed like append.
+   * written (and synced, with `store.sync: full`, unless `options.synced` is false: then once
+   * written); without one, once committed like append.
    * Rejects with AuditDraftError for an invalid draft, AuditLedgerError otherwise, and then
    * the record is not stored.
    */
-  record(draft: AuditDraft): Promise<void> {
+  record(draft: AuditDraft, options: { synced?: boolean } = {}): Promise<void> {
     const journal = this.journal;
     if (!journal) return this.append(draft).then(NOTHING);
     if (this.closed) return Promise.reject(new AuditLedgerError('closed', 'the audit ledger is closed'));
@@ -176,7 +177,7 @@ export class AuditLedger {
       .append(record, (jseq) => {
         this.queue.push({ record, jseq });
         this.schedule();
-      })
+      }, options.synced !== false)
       .catch((error: unknown) => {
         throw new AuditLedgerError('write_failed', (error as Error).message, { cause: error });
       });

@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { JSONRPCMessage } from '@modelcontextprotocol/server';
 import { CliError } from './context.js';
+import { createHttpFetch } from '../util/http-fetch.js';
 
 export const DEFAULT_MCP_URL = 'http://127.0.0.1:8080/mcp';
 
@@ -37,7 +38,7 @@ async function bridge(options: McpOptions): Promise<void> {
   }
   await preflight(url, key, options.keyEnv);
 
-  const upstream = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } } });
+  const upstream = new StreamableHTTPClientTransport(url, { requestInit: { headers: { authorization: `Bearer ${key}` } }, fetch: createHttpFetch() });
   const local = new StdioServerTransport();
   let stopping = false;
   const stop = async (code: number) => {

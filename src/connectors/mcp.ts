@@ -38,6 +38,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { canonicalJson } from '../audit/canonical.js';
 import { forgetToolHints, parseUpstreamCommand, registerToolHints, type ToolHints } from '../analyse/mcp.js';
 import { log } from '../util/log.js';
+import { createHttpFetch, type HttpFetch } from '../util/http-fetch.js';
 import { ClientCredentials, type ClientCredentialsOptions } from './mcp-oauth.js';
 import type { ColumnInfo, Connector, ExecutionContext, ExecutionResult } from './connector.js';
 
@@ -154,6 +155,8 @@ export class McpConnector implements Connector {
   readonly #messageListeners = new Set<(message: UpstreamLogMessage) => void>();
   readonly #waiters = new Set<() => void>();
   #oauth: ClientCredentials | undefined;
+  /** HTTP upstreams: keep-alive sockets shared by the transports of every restart. */
+  #httpFetch: HttpFetch | undefined;
   readonly #tokens: string[] = [];
 
   constructor(private readonly options: McpConnectorOptions) {
@@ -345,7 +348,8 @@ export class McpConnector implements Connector {
     const t = this.options.transport;
     if (t.kind === 'http') {
       if (t.oauth) this.#oauth ??= new ClientCredentials({ ...t.oauth, onToken: (token) => this.rememberToken(token) });
-      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: { ...t.headers } }, ...(this.#oauth ? { fetch: this.#oauth.fetch() } : {}) });
+      const base = (this.#httpFetch ??= createHttpFetch());
+      return new StreamableHTTPClientTransport(new URL(t.url), { requestInit: { headers: { ...t.headers } }, fetch: this.#oauth ? this.#oauth.fetch(base) : base });
     }
     const transport = new StdioClientTransport({ command: t.command, args: [...t.args], env: t.env, cwd: t.cwd, stderr: 'pipe' });
     // Drained so a chatty server cannot block on a full pipe; logged at debug, secrets cut.
@@ -461,6 +465,7 @@ export class McpConnector implements Connector {
     this.#listeners.clear();
     this.#messageListeners.clear();
     await client?.close().catch(() => undefined);
+    this.#httpFetch?.close();
   }
 }
 

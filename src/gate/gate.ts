@@ -31,7 +31,7 @@ export interface GateDependencies {
   policy: () => PolicyDecider;
   analysers: ReadonlyMap<string, Analyser>;
   /** `record`, when there, stores a record without waiting for its row (the ledger's journal). */
-  audit: AuditAppender & { record?(draft: AuditDraft): Promise<void> };
+  audit: AuditAppender & { record?(draft: AuditDraft, options?: { synced?: boolean }): Promise<void> };
   reviews: ReviewHook;
   connection: (name: string) => GateConnection | undefined;
   maskingProfiles: ReadonlyMap<string, CompiledMaskingProfile>;
@@ -296,7 +296,9 @@ export class Gate {
     try {
       const { params, ...rest } = outcome;
       const detail = params?.length ? { ...outcome.detail, params: recordableParams(params, this.deps.valueDigester) } : outcome.detail;
-      await this.store(outcomeDraft(action, decision, 'executed', { review, ...rest, ...(detail ? { detail } : {}) }));
+      // Written before the caller sees the result, but not waited for the disk (store.sync:
+      // full): the command has run already, and the next decision's sync covers this line.
+      await this.store(outcomeDraft(action, decision, 'executed', { review, ...rest, ...(detail ? { detail } : {}) }), { synced: false });
     } catch (error) {
       // Unlike a failed decision record, the command has run: say so, so nobody retries a
       // write that already happened.
@@ -396,9 +398,9 @@ export class Gate {
     return profile ? { kind: 'profile', profile: profile.forScope({ session: action.session, principal: action.principal.name }) } : { kind: 'missing', name };
   }
 
-  private store(draft: AuditDraft): Promise<unknown> {
+  private store(draft: AuditDraft, options?: { synced: boolean }): Promise<unknown> {
     const audit = this.deps.audit;
-    return audit.record ? audit.record(draft) : audit.append(draft);
+    return audit.record ? audit.record(draft, options) : audit.append(draft);
   }
 
   private async record(draft: AuditDraft): Promise<void> {

@@ -79,6 +79,26 @@ void describe('audit journal', () => {
     }
   });
 
+  void it('with sync: full a record waits for the disk, one marked synced: false only for its write, and the next synced record covers it', async () => {
+    const tmp = tempDir('journal-sync-');
+    const dir = tmp.path;
+    const j = AuditJournal.open(dir, { sync: 'full' });
+    try {
+      const record = (i: number) => prepareRecord(draft(i), new Date().toISOString());
+      await j.append(record(1), () => undefined);
+      assert.equal(j.synced, 1, 'a synced record settles only after its line is on disk');
+      await j.append(record(2), () => undefined, false);
+      assert.equal(j.written, 2);
+      assert.equal(j.synced, 1, 'an unsynced record settles on its write, with no sync waited for or started');
+      await j.append(record(3), () => undefined);
+      assert.equal(j.synced, 3, "the next synced record's sync covers the line before it");
+      assert.equal(readFileSync(join(dir, readdirSync(dir)[0]!), 'utf8').trim().split('\n').length, 3);
+    } finally {
+      j.close();
+      tmp.remove();
+    }
+  });
+
   void it('copies what a dead process journaled into the ledger at the next start, exactly once', async () => {
     const t = await tempStore();
     const store = t.store as SqliteStore;

@@ -7,6 +7,7 @@ import Database from 'libsql';
 import { join } from 'node:path';
 import { createAnalysers } from '../../src/analyse/index.js';
 import type { Analyser } from '../../src/analyse/analyser.js';
+import { AuditJournal } from '../../src/audit/journal.js';
 import { AuditLedger } from '../../src/audit/ledger.js';
 import { decideReview, StoreReviewHook } from '../../src/approvals/reviews.js';
 import { createPostgresConnector, createShellConnector, buildShellEnvironment } from '../../src/connectors/index.js';
@@ -42,9 +43,9 @@ describe('gate', () => {
     work.remove();
   });
 
-  function makeGate(options: { policy?: PolicyDecider; reviewTimeoutMs?: number; store?: Store } = {}) {
+  function makeGate(options: { policy?: PolicyDecider; reviewTimeoutMs?: number; store?: Store; ledger?: AuditLedger } = {}) {
     const s = options.store ?? store;
-    const ledger = new AuditLedger(s);
+    const ledger = options.ledger ?? new AuditLedger(s);
     const shell: GateConnection = {
       ref: { name: 'sh', kind: 'shell', labels: {} },
       language: 'shell',
@@ -96,6 +97,24 @@ describe('gate', () => {
     assert.equal(records[0]!.onBehalfOf, 'alice');
     assert.equal(records[0]!.rule, outcome.decision.rule);
     assert.equal(records[1]!.outcome, 'succeeded');
+  });
+
+  it('with store.sync full, a command runs only after its decision is on disk; its outcome is written before the answer and synced later', async () => {
+    const journalDir = tempDir('gate-journal-');
+    const journal = AuditJournal.open(journalDir.path, { sync: 'full' });
+    const ledger = new AuditLedger(store, { journal });
+    const { gate } = makeGate({ ledger });
+    try {
+      const outcome = await gate.run({ principal: agent, session: 's1', connection: 'sh', door: 'test', command: 'echo synced' });
+      assert.equal(outcome.status, 'executed');
+      assert.equal(journal.written, 2, 'decision and outcome lines are written before the answer');
+      assert.equal(journal.synced, 1, 'the decision line was synced before the command ran; the outcome line is not waited for');
+      await ledger.flush();
+      assert.deepEqual((await recordsFor(outcome.action.id)).map((r) => r.kind), ['decision', 'outcome']);
+    } finally {
+      await ledger.close();
+      journalDir.remove();
+    }
   });
 
   it('does not run a denied command, and records the denial', async () => {
