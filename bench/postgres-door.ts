@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/postgres-door.ts [--duration 20] [--rounds 3] [--scale 10]
 //        [--clients 1,16] [--modes simple,extended] [--store-sync full|normal] [--no-rows]
-//        [--gate noop] [--no-pgbench]
+//        [--gate noop|pipe] [--no-pgbench]
 //
 // Needs psql and pgbench (Debian: apt-get install -y postgresql-client) and a PostgreSQL at
 // 127.0.0.1:5432 where `root` may create a database (trust). PgBouncer comes from the Debian
@@ -24,6 +24,8 @@
 // audit fsync costs.
 // --gate noop replaces the gate by one that admits everything without analysis, policy or
 // audit: a diagnosis of what the door's relay costs by itself, never a deployment mode.
+// --gate pipe runs no Sluice at all but a Node.js TCP relay that copies bytes both ways: what
+// any proxy written for Node costs on this machine before it reads a single message.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -45,6 +47,7 @@ function arg(name: string, fallback: string): string {
 // Serve mode: the Sluice door in its own process.
 
 async function serve(): Promise<void> {
+  if (arg('gate', 'real') === 'pipe') return servePipe();
   const { startRuntime } = await import('../src/app/runtime.js');
   const { loadConfigText } = await import('../src/config/load.js');
   const { startPostgresDoor } = await import('../src/doors/postgres/index.js');
@@ -89,6 +92,27 @@ async function serve(): Promise<void> {
   process.on('SIGTERM', () => {
     void door.close().then(() => runtime.close()).then(() => process.exit(0));
   });
+}
+
+/**
+ * --gate pipe: no Sluice at all, a TCP relay that copies bytes both ways (no message
+ * parsing, no gate): the least any Node.js proxy on this machine can cost, for comparison.
+ */
+async function servePipe(): Promise<void> {
+  const { createServer: createTcpServer, connect } = await import('node:net');
+  const server = createTcpServer({ noDelay: true }, (client) => {
+    const upstream = connect({ host: PG.host, port: PG.port, noDelay: true });
+    client.pipe(upstream).pipe(client);
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', close).on('close', close);
+    upstream.on('error', close).on('close', close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.stdout.write(`${JSON.stringify({ port: (server.address() as { port: number }).port, key: '' })}\n`);
+  process.on('SIGTERM', () => process.exit(0));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,9 +382,11 @@ async function main(): Promise<void> {
     const targets: Target[] = [
       { name: 'direct', port: PG.port, user: PG.user, env: { PGSSLMODE: 'disable' } },
       { name: 'pgbouncer', port: bouncerPort, user: PG.user, env: { PGSSLMODE: 'disable' }, pid: bouncer.pid! },
-      { name: 'sluice', port: ready.port, user: 'bench', env: { PGSSLMODE: 'disable', PGPASSWORD: ready.key }, pid: sluice.pid! },
+      gateMode === 'pipe'
+        ? { name: 'sluice', port: ready.port, user: PG.user, env: { PGSSLMODE: 'disable' }, pid: sluice.pid! }
+        : { name: 'sluice', port: ready.port, user: 'bench', env: { PGSSLMODE: 'disable', PGPASSWORD: ready.key }, pid: sluice.pid! },
     ];
-    const dbFor = (t: Target) => (t.name === 'sluice' ? 'bench' : database);
+    const dbFor = (t: Target) => (t.name === 'sluice' && gateMode !== 'pipe' ? 'bench' : database);
 
     // Warm-up: connections, caches, JIT.
     for (const t of targets) await pgbench(t, dbFor(t), 'extended', 2, 3);
@@ -390,6 +416,7 @@ async function main(): Promise<void> {
           rounds,
           store_sync: storeSync,
           ...(gateMode === 'noop' ? { gate: 'noop (no analysis, policy or audit: diagnosis only)' } : {}),
+          ...(gateMode === 'pipe' ? { gate: 'pipe (not Sluice: a Node.js TCP relay copying bytes, the floor of any Node proxy)' } : {}),
           direct_tps: round2(tps('direct')),
           pgbouncer_tps: round2(tps('pgbouncer')),
           sluice_tps: round2(tps('sluice')),
