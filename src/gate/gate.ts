@@ -9,7 +9,7 @@ import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/revi
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
 import { redactKnownSecrets } from '../masking/known-secrets.js';
-import type { DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
+import type { DetokenisedValues, DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
 import type { ReviewRecord } from '../store/store.js';
 import { newUuid } from '../util/ids.js';
 import type { Action, ConnectionRef, Decision, Intent, PolicyDecider, Principal } from './types.js';
@@ -386,6 +386,15 @@ export class Gate {
   async detokenise(action: Action, decision: Decision, language: string): Promise<DetokeniseOutcome> {
     if (!this.deps.detokeniser || decision.detokenise !== true) return { ok: true, command: action.command };
     return this.deps.detokeniser.command(action, decision, language);
+  }
+
+  /**
+   * Bound parameter values (a wire-protocol door's own) with their placeholders' values in,
+   * when the deciding rule says `detokenise: true`; as given otherwise.
+   */
+  async detokeniseValues(action: Action, decision: Decision, values: readonly (string | null)[]): Promise<DetokenisedValues> {
+    if (!this.deps.detokeniser || decision.detokenise !== true) return { ok: true, values: [...values], placeholders: [] };
+    return this.deps.detokeniser.values(action, decision, values);
   }
 
   /** The masking that applies to an allowed command's results. */

@@ -421,6 +421,11 @@ export function detokeniseToolCall(text: string, values: ReadonlyMap<string, str
 
 export type DetokeniseOutcome = { ok: true; command: string } | { ok: false; error: { code: 'detokenise_refused'; message: string } };
 
+/** Bound parameter values with placeholders swapped for their values, and which placeholders those were. */
+export type DetokenisedValues =
+  | { ok: true; values: (string | null)[]; placeholders: string[] }
+  | { ok: false; error: { code: 'detokenise_refused'; message: string }; placeholders: string[] };
+
 /** Flags that mean a literal or argument may be run as code or name a file or program. */
 const REFUSED_FLAGS = new Set(['dynamic_sql', 'dynamic_command', 'dynamic_args', 'inline_code', 'program_exec', 'pipe_to_interpreter',
   'remote', 'remote_shell', 'find_exec', 'wrapper', 'file_access', 'script_file', 'set_config', 'custom_setting', 'side_effect_function']);
@@ -449,6 +454,37 @@ export class Detokeniser {
     action.detail = { ...action.detail, detokenised: { placeholders: result.placeholders, ...(result.ok ? {} : { refused: result.reason }) } };
     if (!result.ok) return { ok: false, error: { code: 'detokenise_refused', message: `Sluice did not put the values of placeholders into this command: ${result.reason}` } };
     return { ok: true, command: result.text };
+  }
+
+  /**
+   * Bound parameters (a PostgreSQL Bind): every placeholder in a value is swapped for its
+   * value as it stands. A bound parameter is data by construction, so no quoting applies, but
+   * the statement must not be one that runs, reads or names what a value says (its flags).
+   */
+  async values(action: Action, decision: Decision, values: readonly (string | null)[]): Promise<DetokenisedValues> {
+    const placeholders = [...new Set(values.flatMap((v) => (v === null ? [] : placeholdersIn(v))))];
+    if (decision.detokenise !== true || placeholders.length === 0) return { ok: true, values: [...values], placeholders: [] };
+    const refused = (reason: string): DetokenisedValues => ({
+      ok: false,
+      error: { code: 'detokenise_refused', message: `Sluice did not put the values of placeholders into the parameters: ${reason}` },
+      placeholders,
+    });
+    const vault = this.options.vault();
+    if (!vault) return refused('placeholders are one-way here: no vault is configured (masking.vault.key or SLUICE_VAULT_KEY)');
+    const flag = action.intent.flags.find((f) => REFUSED_FLAGS.has(f));
+    if (flag) return refused(`the statement is flagged ${flag}: a value could become code, a file or a program there`);
+    let found: Map<string, string>;
+    try {
+      const entries = await vault.lookup(placeholders, callerScopes({ session: action.session, principal: action.principal.name }));
+      found = new Map([...entries].map(([placeholder, entry]) => [placeholder, entry.value]));
+    } catch (error) {
+      return refused(error instanceof VaultError ? error.message : 'the vault could not be read');
+    }
+    const missing = placeholders.find((p) => !found.has(p));
+    if (missing) return refused(`placeholder ${missing} is unknown here: it expired, was never stored, or belongs to another session or agent`);
+    if ([...found.values()].some(unsafeValue)) return refused('a value holds a NUL character, which the protocol cannot carry');
+    const pattern = new RegExp(PLACEHOLDER_PATTERN.source, 'g');
+    return { ok: true, values: values.map((v) => (v === null || !v.includes('SLUICE_') ? v : v.replace(pattern, (p) => found.get(p)!))), placeholders };
   }
 
   private async swap(action: Action, language: string, placeholders: string[]): Promise<SwapResult> {

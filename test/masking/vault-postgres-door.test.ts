@@ -75,6 +75,46 @@ describe('placeholders round-trip through the PostgreSQL door', () => {
     });
   });
 
+  it('swaps placeholders in bound parameters (text format), audits them as sent, and refuses what it cannot swap', async () => {
+    await session('bot', botKey, async (c) => {
+      const { rows } = await c.query<{ id: number; email: string }>(`SELECT id, email FROM ${table} ORDER BY id`);
+      const [ada, obrien, grace] = rows.map((r) => r.email);
+      // node-postgres sends values as Bind parameters: the placeholder is the whole value.
+      const bound = await c.query<{ id: number; note: string }>(`SELECT id, note FROM ${table} WHERE email = $1`, [obrien]);
+      assert.deepEqual(bound.rows.map((r) => [r.id, r.note]), [[2, 'second']]);
+      // A prepared statement run again with other values, and a placeholder inside a longer value.
+      const named = { name: 'by-email', text: `SELECT id FROM ${table} WHERE email = $1 OR 'to: ' || email = $2` };
+      assert.deepEqual((await c.query<{ id: number }>({ ...named, values: [ada, 'nobody'] })).rows.map((r) => r.id), [1]);
+      assert.deepEqual((await c.query<{ id: number }>({ ...named, values: ['nobody', `to: ${grace}`] })).rows.map((r) => r.id), [3]);
+      // NULL and placeholder-free values pass as they are.
+      assert.equal((await c.query(`SELECT id FROM ${table} WHERE email = $1 OR $2::text IS NULL`, ['plain', null])).rowCount, 3);
+
+      // A binary-format parameter (node-postgres sends a Buffer so) is refused, not guessed at.
+      await assert.rejects(c.query(`SELECT id FROM ${table} WHERE email = $1::text`, [Buffer.from(ada!)]), (e: pg.DatabaseError) => e.code === '42501' && /binary-format parameter/.test(e.message));
+      // A placeholder the vault does not know for this caller is refused; the session goes on.
+      const foreign = 'SLUICE_EMAIL_bcdfghjkmnpqrs';
+      await assert.rejects(c.query(`SELECT id FROM ${table} WHERE email = $1`, [foreign]), (e: pg.DatabaseError) => e.code === '42501' && /is unknown here/.test(e.message));
+      assert.equal((await c.query('SELECT 1 AS one')).rows[0].one, 1);
+      // Where a value would name a file (or run as code), no value goes in.
+      await assert.rejects(c.query('SELECT length(pg_read_file($1))', [ada]), (e: pg.DatabaseError) => e.code === '42501' && /flagged file_access/.test(e.message));
+
+      const text = `SELECT id, note FROM ${table} WHERE email = $1`;
+      const decision = (await f.audit({ kind: 'decision' })).find((r) => r.command === text);
+      const [outcome] = await f.outcomes(decision?.actionId);
+      assert.deepEqual(outcome!.detail.detokenised, { placeholders: [obrien] });
+      assert.equal(outcome!.rows, 1);
+    });
+    const all = JSON.stringify(await f.audit());
+    assert.ok(!all.includes("o'brien@example.com") && !all.includes('ada@example.com'), 'no record holds a value');
+  });
+
+  it('without detokenise on the rule, a placeholder in a bound parameter stays a placeholder', async () => {
+    await session('carol', carolKey, async (c) => {
+      const { rows } = await c.query<{ email: string }>(`SELECT email FROM ${table} WHERE id = 1`);
+      assert.equal((await c.query(`SELECT id FROM ${table} WHERE email = $1`, [rows[0]!.email])).rowCount, 0);
+    });
+  });
+
   it('audits the command as sent, names the placeholders and never the value', async () => {
     const command = await session('bot', botKey, async (c) => {
       const { rows } = await c.query<{ email: string }>(`SELECT email FROM ${table} WHERE id = 3`);

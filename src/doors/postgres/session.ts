@@ -65,6 +65,8 @@ const OUTCOME_DELAY_MS = 5;
 const JOIN_BELOW = 16 * 1024;
 /** While the gate decides, stop reading the client once this much is waiting. */
 const HELD_INPUT_HIGH_WATER = 1024 * 1024;
+/** What every placeholder starts with: a Bind parameter without it needs no de-tokenisation. */
+const PLACEHOLDER_MARK = 'SLUICE_';
 
 export interface SessionSettings {
   gate: Gate;
@@ -96,6 +98,8 @@ interface PortalInfo {
   describing: boolean;
   /** The bound parameter values (null for SQL NULL), for the outcome record's digests. */
   params: readonly (Buffer | null)[];
+  /** Placeholders whose values went upstream in place of the parameters above (detokenise: true). */
+  detokenised?: string[];
 }
 
 /** A statement running upstream: a simple Query, or one Execute of a portal. */
@@ -305,8 +309,8 @@ export class ProxySession {
         if (this.discarding) return undefined;
         return this.onParse(b);
       case TYPE.Bind:
-        if (!this.discarding) this.onBind(b);
-        return undefined;
+        if (this.discarding) return undefined;
+        return this.onBind(b);
       case TYPE.Describe:
         if (!this.discarding) this.onDescribe(b);
         return undefined;
@@ -392,7 +396,7 @@ export class ProxySession {
     this.push({ kind: 'parse', name, previous, info });
   }
 
-  private onBind(b: Buffer): void {
+  private onBind(b: Buffer): Promise<void> | undefined {
     const [portal, afterPortal] = readName(b, 5);
     const [statement, afterStatement] = readName(b, afterPortal);
     const info = this.statements.get(statement);
@@ -405,11 +409,49 @@ export class ProxySession {
       });
       return;
     }
-    const portalInfo: PortalInfo = { statement: info, describing: false, params: bindValues(b, afterStatement) };
+    const params = bindValues(b, afterStatement);
+    if (info.admission.decision.detokenise === true && params.some((p) => p !== null && p.includes(PLACEHOLDER_MARK))) {
+      return this.bindDetokenised(b, portal, afterStatement, info, params);
+    }
+    this.bound(b, portal, { statement: info, describing: false, params });
+    return undefined;
+  }
+
+  private bound(frame: Buffer, portal: string, info: PortalInfo): void {
     const previous = this.portals.get(portal);
-    this.portals.set(portal, portalInfo);
-    this.sendUp(b);
-    this.push({ kind: 'bind', name: portal, previous, info: portalInfo });
+    this.portals.set(portal, info);
+    this.sendUp(frame);
+    this.push({ kind: 'bind', name: portal, previous, info });
+  }
+
+  /**
+   * A Bind whose text parameters hold placeholders, for a rule with `detokenise: true`: the
+   * values go upstream in their place (bound parameters are data, nothing to quote). The
+   * outcome record keeps the parameters as sent, and names the placeholders.
+   */
+  private async bindDetokenised(b: Buffer, portal: string, afterStatement: number, info: StatementInfo, params: readonly (Buffer | null)[]): Promise<void> {
+    const admission = info.admission;
+    const formats = bindFormats(b, afterStatement, params.length);
+    const fail = (message: string): void => {
+      this.record(admission, performance.now(), { ok: false, error: { code: 'detokenise_refused', message } }, undefined, params);
+      this.refuse(true, { severity: 'ERROR', code: '42501', message, hint: 'placeholders in parameters are replaced in text-format parameters, for rules with detokenise: true (docs/masking.md)' });
+    };
+    if (params.some((p, i) => p !== null && formats[i] === 1 && p.includes(PLACEHOLDER_MARK))) {
+      return fail('Sluice did not put the values of placeholders into the parameters: a binary-format parameter holds a placeholder (send it in text format)');
+    }
+    // Text parameters are in the client encoding; a value it cannot carry is refused, not mangled.
+    const limit = this.encoding === 'ascii' || this.encodingRisk.size > 0 || this.encodingRiskNextSync ? 0x7f : this.encoding === 'latin1' ? 0xff : Infinity;
+    const encoding = limit === Infinity ? 'utf8' : 'latin1';
+    const texts = params.map((p, i) => (p === null || formats[i] === 1 ? null : p.toString(encoding)));
+    const run = await this.settings.gate.detokeniseValues(admission.action, admission.decision, texts);
+    if (this.closed) return;
+    if (!run.ok) return fail(run.error.message);
+    const values = params.map((p, i) => (texts[i] === null || run.values[i] === texts[i] ? p : run.values[i]!));
+    if (values.some((v) => typeof v === 'string' && limit !== Infinity && [...v].some((c) => c.codePointAt(0)! > limit))) {
+      return fail('Sluice did not put the values of placeholders into the parameters: a value has characters the client_encoding cannot carry');
+    }
+    const frame = rebuildBind(b, afterStatement, values.map((v) => (typeof v === 'string' ? Buffer.from(v, encoding) : v)));
+    this.bound(frame, portal, { statement: info, describing: false, params, detokenised: run.placeholders });
   }
 
   private onDescribe(b: Buffer): void {
@@ -791,7 +833,7 @@ export class ProxySession {
     const result: ExecutionResult = { ok: failure === undefined, rowCount: e.rowCount };
     if (e.tag !== undefined) result.commandTag = tagName(e.tag);
     if (failure) result.error = failure;
-    this.record(e.admission, e.started, result, e.report, e.portal?.params);
+    this.record(e.admission, e.started, result, e.report, e.portal?.params, e.portal?.detokenised);
   }
 
   /**
@@ -799,10 +841,11 @@ export class ProxySession {
    * failure ends the session. It is appended with the next statement's decision, so that both
    * share one audit commit, or after OUTCOME_DELAY_MS when no statement follows.
    */
-  private record(admission: Admission, started: number, result: ExecutionResult, masked?: MaskReport, params?: readonly (Buffer | null)[]): void {
+  private record(admission: Admission, started: number, result: ExecutionResult, masked?: MaskReport, params?: readonly (Buffer | null)[], detokenised?: string[]): void {
     const durationMs = performance.now() - started;
     this.outcomes.push(() => {
-      this.settings.gate.complete(admission, { result, durationMs, ...(masked ? { masked } : {}), ...(params?.length ? { params } : {}) }).catch((error: unknown) => {
+      const detail = detokenised?.length ? { detokenised: { placeholders: detokenised } } : undefined;
+      this.settings.gate.complete(admission, { result, durationMs, ...(masked ? { masked } : {}), ...(params?.length ? { params } : {}), ...(detail ? { detail } : {}) }).catch((error: unknown) => {
         this.settings.log.error({ err: error, session: this.settings.sessionId }, 'postgres door: outcome record failed; closing the session');
         this.shutdown({
           reason: 'audit_unavailable',
@@ -1360,6 +1403,36 @@ function bindValues(b: Buffer, pos: number): (Buffer | null)[] {
     pos += length;
   }
   return values;
+}
+
+/** The format code (0 text, 1 binary) of each of a Bind's `count` parameters. */
+function bindFormats(b: Buffer, pos: number, count: number): number[] {
+  const n = b.readUInt16BE(pos);
+  const codes = Array.from({ length: n }, (_, i) => b.readUInt16BE(pos + 2 + 2 * i));
+  // None: all text; one: it applies to all; else one per parameter.
+  return Array.from({ length: count }, (_, i) => (n === 0 ? 0 : n === 1 ? codes[0]! : (codes[i] ?? 0)));
+}
+
+/** The Bind message `b` (parameters from `pos`) with other parameter values. */
+function rebuildBind(b: Buffer, pos: number, values: readonly (Buffer | null)[]): Buffer {
+  const formats = b.readUInt16BE(pos);
+  const countAt = pos + 2 + 2 * formats;
+  let at = countAt + 2;
+  for (let i = 0; i < values.length; i++) {
+    const length = b.readInt32BE(at);
+    at += 4 + (length > 0 ? length : 0);
+  }
+  const parts: Buffer[] = [b.subarray(0, countAt + 2)];
+  for (const v of values) {
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(v === null ? -1 : v.length);
+    parts.push(length);
+    if (v) parts.push(v);
+  }
+  parts.push(b.subarray(at));
+  const frame = Buffer.concat(parts);
+  frame.writeUInt32BE(frame.length - 1, 1);
+  return frame;
 }
 
 function readName(b: Buffer, pos: number): [string, number] {
