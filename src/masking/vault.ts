@@ -12,6 +12,10 @@
 // out of that, and the masker never blocks on the store.
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import type { VaultEntry } from '../store/store.js';
+import { MAX_VAULT_LOOKUP } from '../store/vault.js';
+
+/** Distinct placeholders one command may have swapped: beyond it the command is refused. */
+export const MAX_PLACEHOLDERS_PER_LOOKUP = 10_000;
 import type { PlaceholderSink } from './types.js';
 
 export type { VaultEntry };
@@ -26,7 +30,7 @@ export interface VaultStore {
   pruneVault(now: string): Promise<number>;
 }
 
-export type VaultErrorCode = 'no_vault' | 'wrong_key' | 'tampered' | 'unavailable' | 'invalid_key';
+export type VaultErrorCode = 'no_vault' | 'wrong_key' | 'tampered' | 'unavailable' | 'invalid_key' | 'too_many';
 
 export class VaultError extends Error {
   constructor(
@@ -256,9 +260,15 @@ export class PlaceholderVault implements PlaceholderSink {
       else missing.push(placeholder);
     }
     if (missing.length === 0) return found;
-    let rows: VaultEntry[];
+    if (missing.length > MAX_PLACEHOLDERS_PER_LOOKUP) {
+      throw new VaultError('too_many', `a command may hold at most ${MAX_PLACEHOLDERS_PER_LOOKUP} distinct placeholders to swap for values (this one has ${missing.length})`);
+    }
+    const rows: VaultEntry[] = [];
     try {
-      rows = await this.store.getVaultEntries(missing, scopes, new Date(this.now()).toISOString());
+      // The store reads a bounded number per query.
+      for (let i = 0; i < missing.length; i += MAX_VAULT_LOOKUP) {
+        rows.push(...(await this.store.getVaultEntries(missing.slice(i, i + MAX_VAULT_LOOKUP), scopes, new Date(this.now()).toISOString())));
+      }
     } catch (error) {
       throw new VaultError('unavailable', 'the placeholder vault cannot be read from the store', { cause: error });
     }

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { compileMaskingProfile } from '../../src/masking/profile.js';
-import { callerScopes, openValue, parseVaultKey, PlaceholderVault, sealValue, VaultError, type VaultStore } from '../../src/masking/vault.js';
+import { callerScopes, MAX_PLACEHOLDERS_PER_LOOKUP, openValue, parseVaultKey, PlaceholderVault, sealValue, VaultError, type VaultStore } from '../../src/masking/vault.js';
 import { PostgresStore } from '../../src/store/postgres.js';
 import type { Store, VaultEntry } from '../../src/store/store.js';
 import { tempStore } from '../helpers.js';
@@ -54,6 +54,23 @@ function vaultTests(name: string, open: () => Promise<{ store: Store; raw: (sql:
       assert.equal((await vault.lookup(['SLUICE_EMAIL_bbbbbbbbbbbbbb'], callerScopes({ session: 'a' }))).get('SLUICE_EMAIL_bbbbbbbbbbbbbb')?.value, 'one@example.com');
       assert.equal((await vault.lookup(['SLUICE_EMAIL_cccccccccccccc'], callerScopes({ session: 'z', principal: 'bot' }))).get('SLUICE_EMAIL_cccccccccccccc')?.value, 'two@example.com');
       await vault.close();
+    });
+
+    it('looks up more placeholders than the store reads at once, and refuses a command with too many', async () => {
+      const vault = new PlaceholderVault({ store, key: KEY, ttlMs: 3_600_000, now, pruneEveryMs: 0 });
+      const letters = 'bcdfghjkmnpqrstv';
+      const name = (i: number) => `SLUICE_EMAIL_${Array.from({ length: 14 }, (_, k) => letters[(i >> (4 * (k % 4))) & 15]).join('')}`;
+      const many = Array.from({ length: 1500 }, (_, i) => name(i));
+      many.forEach((placeholder, i) => vault.record({ placeholder, type: 'email', value: `user${i}@example.com`, scope: 'session:many' }));
+      await vault.flush();
+      const fresh = new PlaceholderVault({ store, key: KEY, ttlMs: 3_600_000, now, pruneEveryMs: 0 });
+      const found = await fresh.lookup(many, callerScopes({ session: 'many' }));
+      assert.equal(found.size, 1500);
+      assert.equal(found.get(many[1499]!)?.value, 'user1499@example.com');
+      const tooMany = Array.from({ length: MAX_PLACEHOLDERS_PER_LOOKUP + 1 }, (_, i) => `SLUICE_X${i}_bbbbbbbbbbbbbb`);
+      await assert.rejects(fresh.lookup(tooMany, callerScopes({ session: 'many' })), (e: unknown) => e instanceof VaultError && e.code === 'too_many' && /at most 10000 distinct placeholders/.test(e.message));
+      await vault.close();
+      await fresh.close();
     });
 
     it('a wrong key is a clear error, and a row moved to another placeholder fails authentication', async () => {
