@@ -7,6 +7,7 @@
 // a target.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AuditRow, Store } from '../store/store.js';
+import { StoreError } from '../store/errors.js';
 import { log } from '../util/log.js';
 import { formatAnchorLine, parseSignedCheckpoint } from './checkpoints.js';
 import { rowFormatter } from './export.js';
@@ -74,6 +75,8 @@ export interface StreamTargetStatus {
   lastError?: string;
   failingSince?: string;
   failures: number;
+  /** Records that could not be formatted (sent as error lines, or skipped for anchors), and the first. */
+  unformattable?: { count: number; firstSeq: number; error: string };
 }
 
 interface TargetState {
@@ -90,6 +93,7 @@ interface TargetState {
   lastError: string | undefined;
   failingSince: string | undefined;
   failures: number;
+  unformattable: { count: number; firstSeq: number; error: string } | undefined;
   loop: Promise<void> | undefined;
 }
 
@@ -130,6 +134,7 @@ export class AuditStream {
         lastError: undefined,
         failingSince: undefined,
         failures: 0,
+        unformattable: undefined,
         loop: undefined,
       };
     });
@@ -156,6 +161,7 @@ export class AuditStream {
       failures: s.failures,
       ...(s.lastError ? { lastError: s.lastError } : {}),
       ...(s.failingSince ? { failingSince: s.failingSince } : {}),
+      ...(s.unformattable ? { unformattable: { ...s.unformattable } } : {}),
     }));
   }
 
@@ -169,6 +175,10 @@ export class AuditStream {
         out.push({ code: 'audit_stream_failing', message: `${where} is failing since ${s.failingSince}: ${s.lastError}; ${behind} record(s) not delivered yet, retrying` });
       } else if (behind > this.lagWarning) {
         out.push({ code: 'audit_stream_behind', message: `${where} is ${behind} records behind the ledger` });
+      }
+      if (s.unformattable) {
+        const u = s.unformattable;
+        out.push({ code: 'audit_stream_unformattable', message: `${where}: ${u.count} record(s) could not be formatted and went as error lines (or, for anchors, not at all), the first seq ${u.firstSeq}: ${u.error}; run sluice audit verify` });
       }
     }
     return out;
@@ -235,13 +245,37 @@ export class AuditStream {
     const chosen = s.kinds ? rows.filter((r) => s.kinds!.has(r.kind)) : rows;
     if (chosen.length > 0) {
       const lines: string[] = [];
-      for (const row of chosen) lines.push(await s.format(row));
+      for (const row of chosen) {
+        const line = await this.formatted(s, row);
+        if (line !== undefined) lines.push(line);
+      }
       await transport.send({ firstSeq: chosen[0]!.seq, lastSeq, rows: chosen, lines });
     }
     s.read = lastSeq;
     if (transport.acknowledged || (chosen.length === 0 && s.pending.length === 0)) await this.confirm(s, lastSeq);
     else s.pending.push({ seq: lastSeq, at: Date.now() });
     return true;
+  }
+
+  /**
+   * A row's line. A store failure is thrown (the batch is retried); a row that cannot be
+   * formatted at all (a damaged body, a checkpoint without its signature) would fail every
+   * retry and hold back everything after it, so it goes as an error line naming its seq (the
+   * SIEM sees that something is wrong there), or, for anchor lines, not at all; either way
+   * it is logged and reported in /readyz.
+   */
+  private async formatted(s: TargetState, row: AuditRow): Promise<string | undefined> {
+    try {
+      return await s.format(row);
+    } catch (error) {
+      if (error instanceof StoreError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      if (!s.unformattable) s.unformattable = { count: 0, firstSeq: row.seq, error: message };
+      s.unformattable.count++;
+      log.error({ target: s.target.name, seq: row.seq, error: message }, 'audit stream: a record cannot be formatted; sent as an error line');
+      if (s.target.format === 'anchor') return undefined;
+      return JSON.stringify({ seq: row.seq, kind: row.kind, sluice_stream_error: `record ${row.seq} could not be formatted: ${message}` });
+    }
   }
 
   private async confirm(s: TargetState, seq: number): Promise<void> {

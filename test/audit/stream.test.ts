@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'libsql';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -126,6 +127,44 @@ async function freePort(): Promise<number> {
   await new Promise<void>((r) => s.close(() => r()));
   return port;
 }
+
+void describe('audit stream: a record that cannot be formatted', () => {
+  void it('goes as an error line naming its seq, everything after it is delivered, and /readyz says so', async () => {
+    const t = await tempStore();
+    await appendMany(t.store, 40);
+    // Damaged by hand in the store, past its guard: the body is no longer JSON (verify reports it too).
+    const db = new Database(t.file);
+    db.exec('DROP TRIGGER audit_no_update');
+    db.prepare(`UPDATE audit SET body = '{"broken' WHERE seq = 7`).run();
+    db.close();
+    const rx = await webhookReceiver();
+    const stream = new AuditStream(t.store, new MemoryCursorStore(), [{ name: 'ocsf', format: 'ocsf', batchSize: 10, transport: new WebhookTransport({ url: rx.url }) }], {
+      pollIntervalMs: 20,
+      retryInitialMs: 20,
+      ocsf: { connectionKind: () => 'shell' },
+    });
+    await stream.start();
+    try {
+      await waitFor(() => stream.status()[0]!.delivered === 40, 'every record past the damaged one delivered');
+      assertAllInOrder(rx.seqs(), 40);
+      const lines = rx.batches.flatMap((b) => b.lines).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const broken = lines.find((l) => l.seq === 7);
+      assert.equal(broken?.kind, 'decision');
+      assert.match(String(broken?.sluice_stream_error), /record 7 could not be formatted/);
+      // The outcome of that action (seq 8) is formatted with its decision's intent: it cannot be either.
+      assert.deepEqual(lines.filter((l) => l.sluice_stream_error).map((l) => l.seq), [7, 8]);
+      assert.equal(lines.filter((l) => !l.sluice_stream_error).length, 38);
+      assert.equal(stream.status()[0]!.unformattable?.count, 2);
+      const [warning] = stream.warnings(40);
+      assert.equal(warning?.code, 'audit_stream_unformattable');
+      assert.match(warning!.message, /2 record\(s\) could not be formatted .*first seq 7/);
+    } finally {
+      await stream.close();
+      await rx.close();
+      await t.cleanup();
+    }
+  });
+});
 
 void describe('audit stream to a webhook', () => {
   let t: Awaited<ReturnType<typeof tempStore>>;
