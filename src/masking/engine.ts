@@ -29,6 +29,9 @@ const BUILTIN_DETECTORS: Record<string, Detector[]> = {
   secret: [scanSecretRules, scanAssignments],
 };
 
+/** Lower case of every placeholder's start (`hits` in the lower-case text: a superset). */
+const PLACEHOLDER_KEYWORD = 'sluice_';
+
 const DETECTOR_ORDER = ['secret', 'card', 'iban', 'ssn', 'email', 'ipv4', 'ipv6', 'dob', 'name', 'address', 'phone'];
 
 export const PII_TYPES = ['email', 'phone', 'card', 'iban', 'ssn', 'dob', 'name', 'address'] as const;
@@ -69,7 +72,8 @@ export class MaskingEngine {
       ...(options.types.has('secret') ? secretKeywords() : []),
       ...(['dob', 'name', 'address'].some((type) => options.types.has(type)) ? LABEL_KEYWORDS : []),
     ];
-    this.keywords = keywords.length > 0 ? new KeywordScanner(keywords) : undefined;
+    // With a keyword scan anyway, it also tells whether the text holds placeholders.
+    this.keywords = keywords.length > 0 ? new KeywordScanner([...keywords, PLACEHOLDER_KEYWORD]) : undefined;
   }
 
   /** Whether any detector looks at content. */
@@ -84,7 +88,7 @@ export class MaskingEngine {
     const found: Candidate[] = [];
     for (const detector of this.detectors) detector(ctx, found);
     if (found.length === 0) return found;
-    const existing = placeholderSpans(text);
+    const existing = this.keywords && ctx.hits(PLACEHOLDER_KEYWORD).length === 0 ? [] : placeholderSpans(text);
     const candidates = existing.length === 0 ? found : found.filter((c) => !existing.some(([s, e]) => c.start < e && s < c.end));
     return resolveOverlaps(candidates);
   }
@@ -113,6 +117,27 @@ export class MaskingEngine {
       case 'redact':
         return REDACTED;
     }
+  }
+
+  /**
+   * `replace` for one type and scope, bound once (a column's values): the placeholder minter
+   * is looked up here, not per value.
+   */
+  replacer(type: string, scope: string, sink: PlaceholderSink | undefined, how: Replacement = this.replacementFor(type)): (value: string) => string | null {
+    if (how === 'placeholder') {
+      const minter = this.options.placeholders.minter(scope, type);
+      if (sink === undefined) return (value) => minter.mint(value);
+      return (value) => {
+        const placeholder = minter.mint(value);
+        sink.record({ placeholder, type, value, scope });
+        return placeholder;
+      };
+    }
+    if (how === 'hash') {
+      const hasher = this.options.placeholders.hasher(type);
+      return (value) => hasher.mint(value);
+    }
+    return (value) => this.replace(type, value, scope, sink, how);
   }
 
   /** Findings with their replacement texts (null: removed), for maskers that splice themselves. */

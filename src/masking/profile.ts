@@ -174,7 +174,7 @@ class ScopedProfile implements CompiledMaskingProfile {
     const scope = this.scope;
     if (plan.kind === 'whole') {
       const type = plan.type;
-      const replaceText = type === undefined ? (text: string) => this.shared.legacy(text) : (text: string) => engine.replace(type, text, scope, sink, plan.how);
+      const replaceText = type === undefined ? (text: string) => this.shared.legacy(text) : engine.replacer(type, scope, sink, plan.how);
       const maskText = (text: string, tally: Tally): string | null => {
         try {
           const out = replaceText(text);

@@ -1,7 +1,7 @@
-// The fast paths of the detectors (keyword-anchored sticky regexes, cheap pre-checks) find
-// exactly what the reference paths (each regex over the whole text) find: on the labelled
-// corpora, and on seeded random texts built from every rule's keywords, examples and
-// look-alike fragments with random glue. A difference prints the seed and the text.
+// The fast paths of the detectors (keyword-anchored sticky regexes, digit pre-checks, regexes
+// run only around runs of number characters) find exactly what the reference paths (each
+// regex over the whole text) find: on the labelled corpora, and on seeded random texts built
+// from every rule's keywords, examples and look-alike fragments with random glue. A difference prints the seed and the text.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeywordScanner } from '../../src/masking/detectors/anchors.js';
@@ -9,25 +9,13 @@ import { ScanContext } from '../../src/masking/detectors/context.js';
 import { LABEL_KEYWORDS, scanAddress, scanAddressPlain, scanDateOfBirth, scanDateOfBirthPlain, scanName, scanNamePlain } from '../../src/masking/detectors/labelled.js';
 import { loadSecretRuleData, scanAssignments, scanAssignmentsPlain, scanSecretRules, scanSecretRulesPlain, secretKeywords } from '../../src/masking/detectors/secrets.js';
 import { scanIban, scanIbanPlain } from '../../src/masking/detectors/iban.js';
-import { scanCard } from '../../src/masking/detectors/card.js';
-import { scanPhone } from '../../src/masking/detectors/phone.js';
-import { scanSsn } from '../../src/masking/detectors/ssn.js';
+import { scanCard, scanCardPlain } from '../../src/masking/detectors/card.js';
+import { scanPhone, scanPhonePlain } from '../../src/masking/detectors/phone.js';
+import { scanSsn, scanSsnPlain } from '../../src/masking/detectors/ssn.js';
 import type { Candidate } from '../../src/masking/types.js';
 import { loadCorpus, unsplit } from './helpers.js';
 
 type Scan = (ctx: ScanContext, out: Candidate[]) => void;
-
-/** A context that never rules a detector out by its digit count (the reference for that pre-check). */
-class AllDigits extends ScanContext {
-  override hasDigits(): boolean {
-    return true;
-  }
-}
-/** The same detector without the digit pre-check. */
-const withoutDigitCheck =
-  (scan: Scan): Scan =>
-  (ctx, out) =>
-    scan(new AllDigits(ctx.text, ctx.region), out);
 
 const PAIRS: [name: string, fast: Scan, plain: Scan][] = [
   ['secret rules', scanSecretRules, scanSecretRulesPlain],
@@ -36,17 +24,17 @@ const PAIRS: [name: string, fast: Scan, plain: Scan][] = [
   ['name', scanName, scanNamePlain],
   ['address', scanAddress, scanAddressPlain],
   ['iban', scanIban, scanIbanPlain],
-  ['card', scanCard, withoutDigitCheck(scanCard)],
-  ['phone', scanPhone, withoutDigitCheck(scanPhone)],
-  ['ssn', scanSsn, withoutDigitCheck(scanSsn)],
+  ['card', scanCard, scanCardPlain],
+  ['phone', scanPhone, scanPhonePlain],
+  ['ssn', scanSsn, scanSsnPlain],
 ];
 
 /** The engine's one-pass keyword scan (as the default profile builds it). */
 const KEYWORDS = new KeywordScanner([...secretKeywords(), ...LABEL_KEYWORDS]);
 
-function run(scan: Scan, text: string, keywords?: KeywordScanner): Candidate[] {
+function run(scan: Scan, text: string, keywords?: KeywordScanner, region = 'US'): Candidate[] {
   const out: Candidate[] = [];
-  scan(new ScanContext(text, 'US', keywords), out);
+  scan(new ScanContext(text, region, keywords), out);
   return out;
 }
 
@@ -54,11 +42,11 @@ function run(scan: Scan, text: string, keywords?: KeywordScanner): Candidate[] {
 const LABELS_ONLY = new KeywordScanner(LABEL_KEYWORDS);
 
 /** The fast path with the shared keyword scan and with per-keyword look-ups agree with the reference. */
-function check(name: string, fast: Scan, plain: Scan, text: string, where: string): number {
-  const expected = run(plain, text);
-  assert.deepEqual(run(fast, text, KEYWORDS), expected, `${name} (keyword scan), ${where}: ${JSON.stringify(text)}`);
-  assert.deepEqual(run(fast, text), expected, `${name} (look-ups), ${where}: ${JSON.stringify(text)}`);
-  assert.deepEqual(run(fast, text, LABELS_ONLY), expected, `${name} (partial scan), ${where}: ${JSON.stringify(text)}`);
+function check(name: string, fast: Scan, plain: Scan, text: string, where: string, region = 'US'): number {
+  const expected = run(plain, text, undefined, region);
+  assert.deepEqual(run(fast, text, KEYWORDS, region), expected, `${name} (keyword scan), ${where}: ${JSON.stringify(text)}`);
+  assert.deepEqual(run(fast, text, undefined, region), expected, `${name} (look-ups), ${where}: ${JSON.stringify(text)}`);
+  assert.deepEqual(run(fast, text, LABELS_ONLY, region), expected, `${name} (partial scan), ${where}: ${JSON.stringify(text)}`);
   return expected.length;
 }
 
@@ -111,6 +99,40 @@ function randomText(next: () => number): string {
   return parts.join('');
 }
 
+describe('the keyword pass (anchors.ts)', () => {
+  /** Every occurrence of every keyword, by indexOf. */
+  function naive(scanner: KeywordScanner, lower: string): number[][] {
+    return scanner.keywords.map((keyword) => {
+      const hits: number[] = [];
+      for (let at = lower.indexOf(keyword); at >= 0; at = lower.indexOf(keyword, at + 1)) hits.push(at);
+      return hits;
+    });
+  }
+
+  it('finds every occurrence of every keyword, overlapping ones too, in short and long texts', () => {
+    const sets = [KEYWORDS.keywords, LABEL_KEYWORDS, ['ab', 'b', 'abc', 'bcd', 'cd'], ['x'], ['pypi-ageichlwas5vcmc', 'pass', 'é']];
+    const next = random(7);
+    let found = 0;
+    for (const keywords of sets) {
+      const scanner = new KeywordScanner(keywords);
+      for (let i = 0; i < 300; i++) {
+        // Up to 6000 characters: keywords glued, cut and overlapping, and characters lower-casing changes.
+        const target = Math.floor(next() * 6000);
+        let text = '';
+        while (text.length < target) {
+          const r = next();
+          text += r < 0.5 ? keywords[Math.floor(next() * keywords.length)]!.slice(Math.floor(next() * 3)) : r < 0.8 ? ' -_.:=~'[Math.floor(next() * 7)]! : 'éİxkK1abc'[Math.floor(next() * 9)]!;
+        }
+        const lower = text.toLowerCase();
+        const expected = naive(scanner, lower);
+        assert.deepEqual(scanner.scan(lower), expected, `keywords ${keywords.length}, text ${JSON.stringify(lower)}`);
+        found += expected.reduce((sum, hits) => sum + hits.length, 0);
+      }
+    }
+    assert.ok(found > 10_000);
+  });
+});
+
 describe('fast detector paths find what the reference paths find', () => {
   it('on the labelled corpora', () => {
     const texts = [...loadCorpus(), ...loadCorpus(new URL('./corpus/held-out.jsonl', import.meta.url))].map((line) => line.text);
@@ -141,6 +163,37 @@ describe('fast detector paths find what the reference paths find', () => {
       for (let j = 1; j < FRAGMENTS.length; j += 5) for (const [name, fast, plain] of PAIRS) found += check(name, fast, plain, `${FRAGMENTS[i]} ${FRAGMENTS[j]}`, 'pair');
     }
     assert.ok(found > 100);
+  });
+
+  it('on 20000 seeded number shapes, with and without labels, in four regions (number runs, phone grouping)', () => {
+    const next = random(42);
+    const pick = <T,>(items: readonly T[]) => items[Math.floor(next() * items.length)]!;
+    const before = ['', ' ', 'x', 'phone: ', 'Tel ', 'mobile=', 'call ', 'ssn: ', 'card ', 'id-', '.', '/', ':', '+', 'a ', '\n'];
+    const after = ['', ' ', 'x', '.', '-1', '/', '@', ',', ' ok', '.5', '\n'];
+    function shape(): string {
+      let number = pick(['', '', '+', '(', '0', '1', '4', '5', '978', '979-', '9-7-8']);
+      const groups = 1 + Math.floor(next() * 5);
+      const separator = pick([' ', '-', '.', '', ') ', ' (']);
+      for (let g = 0; g < groups; g++) {
+        if (g > 0) number += next() < 0.9 ? separator : pick([' ', '-', '.', '  ']);
+        const length = 1 + Math.floor(next() * 8);
+        for (let d = 0; d < length; d++) number += String(Math.floor(next() * 10));
+      }
+      return `${pick(before)}${number}${pick(after)}`;
+    }
+    const found: Record<string, number> = {};
+    for (let i = 0; i < 20_000; i++) {
+      // Alone (a short value is scanned whole) and, one in four, several in a text longer
+      // than 256 characters (the regexes run on number runs only).
+      let text = shape();
+      if (i % 4 === 0) while (text.length <= 300) text += pick([' ', 'text ', '\n', ', ', 'x']) + shape();
+      // Outside North America libphonenumber accepts more groupings, so the grouping rules decide.
+      const region = pick(['US', 'DE', 'GB', 'FR']);
+      for (const [name, fast, plain] of PAIRS.filter(([name]) => name === 'phone' || name === 'card' || name === 'ssn')) {
+        found[name] = (found[name] ?? 0) + check(name, fast, plain, text, `number shape ${i} (${region})`, region);
+      }
+    }
+    for (const name of ['phone', 'card', 'ssn']) assert.ok((found[name] ?? 0) > 20, `${name}: ${found[name] ?? 0} findings`);
   });
 
   it('falls back to the reference path where lower-casing moves offsets (U+0130)', () => {

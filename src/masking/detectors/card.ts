@@ -1,12 +1,19 @@
 // Payment card numbers: 13 to 19 digits, optionally grouped by spaces or dashes, with a
 // known issuer prefix and a valid Luhn check digit.
 import type { Candidate } from '../types.js';
-import { PRIORITY, type ScanContext } from './context.js';
+import { PRIORITY, scanRuns, type ScanContext } from './context.js';
 
 const CANDIDATE = /(?<![\d.,+-])\d(?:[ -]?\d){12,18}(?![\d])/g;
 
 export function scanCard(ctx: ScanContext, out: Candidate[]): void {
   if (!ctx.hasDigits(13)) return;
+  scanRuns(CANDIDATE, ctx.text, ctx.numberRuns(13), (m, offset) => {
+    if (isCardNumber(m[0])) out.push({ type: 'card', start: m.index + offset, end: m.index + offset + m[0].length, priority: PRIORITY.card });
+  });
+}
+
+/** The reference path: the regex over the whole text. */
+export function scanCardPlain(ctx: ScanContext, out: Candidate[]): void {
   const text = ctx.text;
   CANDIDATE.lastIndex = 0;
   for (let m = CANDIDATE.exec(text); m; m = CANDIDATE.exec(text)) {

@@ -31,6 +31,22 @@ const ADDRESS_LABEL = new RegExp(
 // A house number, a street, and the rest of the line up to a sentence end, quote or separator.
 const ADDRESS = /\d{1,6}[A-Za-z]?,?[ ]+\p{L}(?:[^\n\r"'|;.]|\.(?=\S)){2,100}/uy;
 
+const DOB_WORDS = words(['dob', 'd.o.b', 'birth', 'born']);
+const NAME_WORDS = words(['name', 'customer', 'patient', 'contact', 'holder']);
+const ADDRESS_WORDS = words(['addr', 'street']);
+
+function words(list: string[]): { list: string[]; regex: RegExp } {
+  return { list, regex: new RegExp(list.map((word) => word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')) };
+}
+
+/**
+ * Whether one of the words occurs in the lower-case text: from the shared keyword pass when
+ * it has run (a long text), else one regex test (a short value, where the pass may not be needed).
+ */
+function anyHit(ctx: ScanContext, words: { list: string[]; regex: RegExp }): boolean {
+  return ctx.keywordsScanned ? words.list.some((word) => ctx.hits(word).length > 0) : words.regex.test(ctx.lower);
+}
+
 /** Where a label regex runs: at candidate starts near its words (fast), or over the whole text. */
 type LabelRun = (ctx: ScanContext, regex: RegExp, sticky: RegExp, visit: (m: RegExpExecArray) => void, groups: (hits: (keyword: string) => readonly number[]) => (readonly [readonly number[], number, number])[]) => void;
 
@@ -60,7 +76,7 @@ export const scanAddress = (ctx: ScanContext, out: Candidate[]): void => address
 export const scanAddressPlain = (ctx: ScanContext, out: Candidate[]): void => address(ctx, out, whole);
 
 function dateOfBirth(ctx: ScanContext, out: Candidate[], run: LabelRun): void {
-  if (!/dob|d\.o\.b|birth|born/.test(ctx.lower)) return;
+  if (!anyHit(ctx, DOB_WORDS)) return;
   const text = ctx.text;
   run(
     ctx,
@@ -82,8 +98,7 @@ function dateOfBirth(ctx: ScanContext, out: Candidate[], run: LabelRun): void {
 }
 
 function name(ctx: ScanContext, out: Candidate[], run: LabelRun): void {
-  const lower = ctx.lower;
-  if (!lower.includes('name') && !/customer|patient|contact|holder/.test(lower)) return;
+  if (!anyHit(ctx, NAME_WORDS)) return;
   const text = ctx.text;
   run(
     ctx,
@@ -113,7 +128,7 @@ function name(ctx: ScanContext, out: Candidate[], run: LabelRun): void {
 }
 
 function address(ctx: ScanContext, out: Candidate[], run: LabelRun): void {
-  if (!/addr|street/.test(ctx.lower)) return;
+  if (!anyHit(ctx, ADDRESS_WORDS)) return;
   const text = ctx.text;
   run(
     ctx,
