@@ -12,6 +12,7 @@ import { AuditLedger } from '../audit/ledger.js';
 import { openAuditJournal, type OpenedJournal } from '../audit/journal-open.js';
 import { startRetention, type RetentionPruner } from '../audit/retention.js';
 import { runtimeValueDigester, type ValueDigester } from '../audit/value-digest.js';
+import { createCommandRedactor } from '../audit/command-redaction.js';
 import { recordingsPath, ShellRecorder } from '../audit/recording.js';
 import { ReviewNotifier } from '../approvals/notify.js';
 import { StoreReviewHook } from '../approvals/reviews.js';
@@ -161,6 +162,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     pollMs: store.kind === 'postgres' ? 2000 : 200,
   });
   reviews.start();
+  const commandRedactor = createCommandRedactor(loaded.config.audit.redact_commands, valueDigester);
   const gate = new Gate({
     policy: () => policy,
     analysers,
@@ -172,6 +174,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     ...(options.observer ? { observer: options.observer } : {}),
     ...(recordings ? { recorder: new ShellRecorder(recordings) } : {}),
     ...(valueDigester ? { valueDigester } : {}),
+    ...(commandRedactor ? { commandRedactor } : {}),
   });
   const runtime: Runtime = {
     loaded,

@@ -183,12 +183,14 @@ export function openValueDigester(
   return { digester, created, source: source.file };
 }
 
-/** JSON paths (`detail.args.email`, `detail.params[2]`) in a record body where `digest` occurs. */
+/** JSON paths (`detail.args.email`, `detail.params[2]`, `command`) in a record body where `digest` occurs. */
 export function digestPaths(body: unknown, digest: string): string[] {
   const out: string[] = [];
   const walk = (v: unknown, path: string): void => {
-    if (v === digest) out.push(path);
-    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    // Inside a string too: a command keeps the digests of the values redacted from it.
+    if (typeof v === 'string') {
+      if (v.includes(digest)) out.push(path);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
     else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, path ? `${path}.${k}` : k);
     }

@@ -525,6 +525,11 @@ export const configSchema = z
         /** Delivery of audit records to a SIEM (docs/audit-stream.md). */
         stream: auditStreamSchema.optional(),
         /**
+         * Secrets and personal data found in command text are recorded as keyed digests
+         * (audit/command-redaction.ts): true (secrets and pii detectors), false, or the detectors.
+         */
+        redact_commands: z.union([z.boolean(), z.array(z.enum(MASKING_DETECTORS)).min(1)]).default(true),
+        /**
          * Directory for shell session recordings (asciicast v2, audit/recording.ts), relative to
          * the config file. Off when absent.
          */
@@ -546,7 +551,7 @@ export const configSchema = z
         message: 'audit.retention prunes only up to signed checkpoints: it needs audit.checkpoint.enabled',
         path: ['retention'],
       })
-      .default({ readers: ['admin', 'auditor'], checkpoint: { enabled: true, every: 1000, interval: 60_000 } }),
+      .default({ readers: ['admin', 'auditor'], checkpoint: { enabled: true, every: 1000, interval: 60_000 }, redact_commands: true }),
   })
   .strict()
   .refine((c) => !/^postgres(ql)?:\/\//i.test(c.store.url) || !c.audit.checkpoint.enabled || c.audit.checkpoint.key !== undefined, {

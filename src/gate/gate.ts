@@ -9,6 +9,7 @@ import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/revi
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
 import { redactKnownSecrets } from '../masking/known-secrets.js';
+import type { CommandRedactor } from '../audit/command-redaction.js';
 import type { DetokenisedValues, DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
 import type { ReviewRecord } from '../store/store.js';
 import { newUuid } from '../util/ids.js';
@@ -42,6 +43,8 @@ export interface GateDependencies {
   recorder?: OutputRecorder;
   /** Keyed digests for argument and parameter values in records (none: values are left out). */
   valueDigester?: ValueDigester;
+  /** Replaces secrets and personal data in command text before it is recorded (audit.redact_commands). */
+  commandRedactor?: CommandRedactor;
 }
 
 /**
@@ -212,7 +215,7 @@ export class Gate {
     };
     const decision: Decision = { effect: 'deny', rule, reason, matched: [] };
     this.deps.observer?.decided(action, decision);
-    await this.record(decisionDraft(action, decision, this.deps.valueDigester));
+    await this.record(decisionDraft(action, decision, this.deps.valueDigester, this.deps.commandRedactor));
     this.deps.observer?.completed(action, 'denied', 0);
   }
 
@@ -259,7 +262,7 @@ export class Gate {
           matched: [],
         };
     this.deps.observer?.decided(action, decision);
-    await this.record(decisionDraft(action, decision, this.deps.valueDigester));
+    await this.record(decisionDraft(action, decision, this.deps.valueDigester, this.deps.commandRedactor));
 
     if (decision.effect === 'deny' || !connection) {
       this.deps.observer?.completed(action, 'denied', 0);
@@ -359,7 +362,9 @@ export class Gate {
 
     // The recording holds the masked result; the outcome record names it (detail.recording).
     // A recorder that throws must not cost the outcome record: the failure goes into it instead.
-    const recording = await this.deps.recorder?.record(action, result).catch((error: unknown) => ({ error: (error as Error).message }));
+    // The recording shows the command as the ledger keeps it (values redacted), then the output.
+    const shown = action.auditCommand ?? this.deps.commandRedactor?.redact(action.command).command ?? action.command;
+    const recording = await this.deps.recorder?.record(shown === action.command ? action : { ...action, command: shown }, result).catch((error: unknown) => ({ error: (error as Error).message }));
     const recorded = recording ? { ...admission, action: { ...action, detail: { ...action.detail, recording } } } : admission;
     await this.complete(recorded, { result, durationMs, ...(masked ? { masked } : {}), ...(secretsRedacted ? { secretsRedacted } : {}) });
     return {
@@ -445,11 +450,13 @@ function actorFields(action: Action) {
   };
 }
 
-function decisionDraft(action: Action, decision: Decision, digester: ValueDigester | undefined): AuditDraft {
+function decisionDraft(action: Action, decision: Decision, digester: ValueDigester | undefined, redactor: CommandRedactor | undefined): AuditDraft {
+  // A tool call's own rendering has its values digested already.
+  const recorded = action.auditCommand !== undefined ? { command: action.auditCommand } : (redactor?.redact(action.command) ?? { command: action.command });
   return {
     kind: 'decision',
     ...actorFields(action),
-    command: action.auditCommand ?? action.command,
+    command: recorded.command,
     intent: {
       class: action.intent.class,
       classes: action.intent.classes,
@@ -465,6 +472,7 @@ function decisionDraft(action: Action, decision: Decision, digester: ValueDigest
       groups: action.principal.groups,
       // Argument values only as keyed digests (audit/value-digest.ts): searchable, not readable.
       ...(action.args ? { args: recordableJson(action.args, digester) } : {}),
+      ...(recorded.redacted ? { redacted: recorded.redacted } : {}),
       ...action.detail,
     },
   };

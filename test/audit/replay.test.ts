@@ -175,7 +175,8 @@ audit: { recordings: recordings }
     assert.equal(cast.header.version, 2);
     assert.equal(cast.header.command, shellSteps[0]!.command);
     const output = cast.events.map((e) => e[2]).join('');
-    assert.ok(output.startsWith('$ echo "write to carol@example.org"'), 'the command line is echoed as the prompt');
+    assert.ok(output.startsWith('$ echo "write to hmac:'), 'the command line is echoed as the prompt, as the ledger keeps it (the email as its digest)');
+    assert.ok(!text.includes('carol@example.org'), 'no clear value anywhere in the recording');
     // What the agent saw: the email masked, the injected token cut out, stderr included.
     const body = output.slice(output.indexOf('\r\n'));
     assert.ok(!body.includes('carol@example.org'), body);

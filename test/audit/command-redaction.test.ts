@@ -1,0 +1,83 @@
+// Command redaction (src/audit/command-redaction.ts): secrets and personal data in the command
+// text are recorded as keyed digests that `sluice audit search --value` finds, through the
+// real gate and ledger; plain commands are recorded as sent.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createCommandRedactor } from '../../src/audit/command-redaction.js';
+import { ValueDigester } from '../../src/audit/value-digest.js';
+import { startRuntime } from '../../src/app/runtime.js';
+import { loadConfigFile } from '../../src/config/load.js';
+import { tempDir } from '../helpers.js';
+
+const BIN = resolve('bin/sluice.mjs');
+const TOKEN = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
+
+void describe('command redaction', () => {
+  const digester = ValueDigester.generate();
+  const redactor = createCommandRedactor(true, digester)!;
+
+  void it('replaces secrets, personal data and SQL passwords by their keyed digests, and leaves plain commands alone', () => {
+    const cases: [string, string[], Record<string, number>][] = [
+      [`curl -H "Authorization: Bearer ${TOKEN}" https://api.github.com/user`, [TOKEN], { secret: 1 }],
+      ["SELECT * FROM users WHERE email = 'ada@example.com'", ['ada@example.com'], { email: 1 }],
+      ["ALTER ROLE app WITH LOGIN PASSWORD 'It''s-s3cret'", ["It''s-s3cret"], { secret: 1 }],
+      ["CREATE USER 'app'@'%' IDENTIFIED BY 'pw-1234-x'", ['pw-1234-x'], { secret: 1 }],
+      ["INSERT INTO cards VALUES ('4242 4242 4242 4242', '123-45-6789')", ['4242 4242 4242 4242', '123-45-6789'], { card: 1, ssn: 1 }],
+    ];
+    for (const [command, values, counts] of cases) {
+      const out = redactor.redact(command);
+      for (const v of values) {
+        assert.ok(!out.command.includes(v), `${v} left in ${out.command}`);
+        assert.ok(out.command.includes(digester.digest(v)), `the digest of ${v} is searchable in ${out.command}`);
+      }
+      assert.deepEqual(out.redacted, counts);
+    }
+    for (const plain of ['SELECT abalance FROM pgbench_accounts WHERE aid = 41555;', 'SELECT password FROM users', "UPDATE t SET note = 'the password is set'", 'ls -la /var/log']) {
+      assert.deepEqual(redactor.redact(plain), { command: plain });
+    }
+    assert.equal(createCommandRedactor(false, digester), undefined);
+    const withoutKey = createCommandRedactor(true, undefined)!;
+    assert.equal(withoutKey.redact("SELECT 1 WHERE 'ada@example.com' = ''").command, "SELECT 1 WHERE '[redacted:email]' = ''");
+  });
+
+  void it('through the gate: the decision record holds the digest, the command ran with the value, and audit search finds it', async () => {
+    const dir = tempDir('sluice-redact-');
+    after(() => dir.remove());
+    writeFileSync(
+      join(dir.path, 'sluice.yaml'),
+      [
+        'version: 1',
+        'store:',
+        '  url: sqlite:data/sluice.db',
+        'identities:',
+        '  bot: { kind: agent, on_behalf_of: alice }',
+        'connections:',
+        '  sh: { kind: shell, cwd: ".", policy: read-only }',
+        '',
+      ].join('\n'),
+    );
+    const runtime = await startRuntime(loadConfigFile(join(dir.path, 'sluice.yaml')));
+    let actionId: string;
+    try {
+      const principal = { kind: 'agent' as const, name: 'bot', groups: [], onBehalfOf: 'alice' };
+      const outcome = await runtime.gate.run({ principal, session: 's1', connection: 'sh', door: 'api', command: `echo ${TOKEN}` });
+      assert.equal(outcome.status, 'executed');
+      assert.equal(outcome.result?.stdout, `${TOKEN}\n`, 'the command ran as sent');
+      actionId = outcome.action.id;
+      await runtime.ledger.flush();
+      const [decision] = await runtime.store.readAudit({ actionId, limit: 10 });
+      const body = JSON.parse(decision!.body) as { command: string; detail: { redacted?: Record<string, number> } };
+      assert.equal(body.command, `echo ${runtime.valueDigester!.digest(TOKEN)}`);
+      assert.deepEqual(body.detail.redacted, { secret: 1 });
+    } finally {
+      await runtime.close();
+    }
+    const r = spawnSync(process.execPath, [BIN, 'audit', 'search', '--value', TOKEN], { cwd: dir.path, encoding: 'utf8', env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' } });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /decision {2}bot {2}@sh {2}session s1 {2}in command$/m);
+    assert.ok(!r.stdout.includes(TOKEN));
+  });
+});
