@@ -7,7 +7,7 @@ import type { AuditDraft } from '../audit/record.js';
 import { recordableJson, recordableParams, type ValueDigester } from '../audit/value-digest.js';
 import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/reviews.js';
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
-import { maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
+import { maskedValuesOf, maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
 import { redactKnownSecrets } from '../masking/known-secrets.js';
 import type { CommandRedactor } from '../audit/command-redaction.js';
 import type { DetokenisedValues, DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
@@ -299,9 +299,10 @@ export class Gate {
     try {
       const { params, ...rest } = outcome;
       const detail = params?.length ? { ...outcome.detail, params: recordableParams(params, this.deps.valueDigester) } : outcome.detail;
+      const masked = outcome.masked && recordableMaskReport(outcome.masked, this.deps.valueDigester);
       // Written before the caller sees the result, but not waited for the disk (store.sync:
       // full): the command has run already, and the next decision's sync covers this line.
-      await this.store(outcomeDraft(action, decision, 'executed', { review, ...rest, ...(detail ? { detail } : {}) }), { synced: false });
+      await this.store(outcomeDraft(action, decision, 'executed', { review, ...rest, ...(masked ? { masked } : {}), ...(detail ? { detail } : {}) }), { synced: false });
     } catch (error) {
       // Unlike a failed decision record, the command has run: say so, so nobody retries a
       // write that already happened.
@@ -476,6 +477,17 @@ function decisionDraft(action: Action, decision: Decision, digester: ValueDigest
       ...action.detail,
     },
   };
+}
+
+/**
+ * What the outcome record keeps of a mask report: the counts, and the masked values as keyed
+ * digests (searchable with `sluice audit search --value`; the first MAX_NOTED distinct ones,
+ * `digestsCapped` when there were more). Without a digest key the values are left out.
+ */
+function recordableMaskReport(report: MaskReport, digester: ValueDigester | undefined): MaskReport & { digests?: string[]; digestsCapped?: true } {
+  const noted = digester ? maskedValuesOf(report) : undefined;
+  if (!noted || noted.values.length === 0) return report;
+  return { ...report, digests: noted.values.map((v) => digester!.digest(v)), ...(noted.more ? { digestsCapped: true as const } : {}) };
 }
 
 function outcomeDraft(

@@ -3,7 +3,7 @@
 // content detectors, string values, stdout, stderr and error messages are scanned. Fails
 // closed: a value the masker cannot handle is dropped, never passed through.
 import type { ExecutionResult } from '../connectors/connector.js';
-import { newTally, type Tally } from './profile.js';
+import { MAX_NOTED, newTally, noteMasked, type Tally } from './profile.js';
 import type { CompiledMaskingProfile } from './profile.js';
 import { errorMessageUnderMasking } from './error-text.js';
 import type { MaskScope } from './types.js';
@@ -69,7 +69,10 @@ function maskOutput(profile: CompiledMaskingProfile, text: string, tally: Tally)
     const masked = profile.maskText(text);
     if (masked.findings.length > 0) {
       tally.values++;
-      for (const finding of masked.findings) tally.types[finding.type] = (tally.types[finding.type] ?? 0) + 1;
+      for (const finding of masked.findings) {
+        tally.types[finding.type] = (tally.types[finding.type] ?? 0) + 1;
+        noteMasked(tally, text.slice(finding.start, finding.end));
+      }
     }
     return masked.text;
   } catch {
@@ -83,5 +86,30 @@ export function reportOf(columns: string[], tally: Tally): MaskReport {
   const report: MaskReport = { columns, values: tally.values };
   if (Object.keys(tally.types).length > 0) report.types = { ...tally.types };
   if (tally.errors > 0) report.errors = tally.errors;
+  if (tally.noted.size > 0) maskedValues.set(report, { values: [...tally.noted], more: tally.more });
   return report;
+}
+
+// The values behind a report live beside it, never in it: a report is shown to callers and
+// serialised, the values only ever become keyed digests in the audit record (gate.ts).
+const maskedValues = new WeakMap<MaskReport, { values: string[]; more: boolean }>();
+
+/** The distinct values a report's masking replaced (at most MAX_NOTED), and whether there were more. */
+export function maskedValuesOf(report: MaskReport): { values: readonly string[]; more: boolean } | undefined {
+  return maskedValues.get(report);
+}
+
+/** Adds the masked values of `add` to those of `into` (one statement reported in parts). */
+export function mergeMaskedValues(into: MaskReport, add: MaskReport): void {
+  const extra = maskedValues.get(add);
+  if (!extra) return;
+  const mine = maskedValues.get(into);
+  if (!mine) return void maskedValues.set(into, { values: [...extra.values], more: extra.more });
+  const set = new Set(mine.values);
+  for (const v of extra.values) {
+    if (set.size < MAX_NOTED) set.add(v);
+    else if (!set.has(v)) mine.more = true;
+  }
+  mine.values = [...set];
+  mine.more ||= extra.more;
 }

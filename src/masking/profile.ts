@@ -13,10 +13,23 @@ export interface Tally {
   values: number;
   types: Record<string, number>;
   errors: number;
+  /** The first distinct values masked (at most MAX_NOTED), for keyed digests in the audit record; never shown. */
+  noted: Set<string>;
+  /** More distinct values were masked than `noted` holds. */
+  more: boolean;
 }
 
+/** Distinct masked values one result keeps for the audit record's digests. */
+export const MAX_NOTED = 100;
+
 export function newTally(): Tally {
-  return { values: 0, types: {}, errors: 0 };
+  return { values: 0, types: {}, errors: 0, noted: new Set(), more: false };
+}
+
+/** Notes a value that was masked (the audit record gets its keyed digest, not the value). */
+export function noteMasked(tally: Tally, value: string): void {
+  if (tally.noted.size < MAX_NOTED) tally.noted.add(value);
+  else if (!tally.more && !tally.noted.has(value)) tally.more = true;
 }
 
 export interface ColumnMasker {
@@ -179,6 +192,7 @@ class ScopedProfile implements CompiledMaskingProfile {
         try {
           const out = replaceText(text);
           tally.values++;
+          noteMasked(tally, text);
           if (type !== undefined) tally.types[type] = (tally.types[type] ?? 0) + 1;
           return out;
         } catch {
@@ -198,7 +212,10 @@ class ScopedProfile implements CompiledMaskingProfile {
         const result = engine.maskText(text, scope, sink);
         if (result.findings.length === 0) return text;
         tally.values++;
-        for (const finding of result.findings) tally.types[finding.type] = (tally.types[finding.type] ?? 0) + 1;
+        for (const finding of result.findings) {
+          tally.types[finding.type] = (tally.types[finding.type] ?? 0) + 1;
+          noteMasked(tally, text.slice(finding.start, finding.end));
+        }
         return result.text;
       } catch {
         tally.errors++;

@@ -43,7 +43,7 @@ void describe('command redaction', () => {
     assert.equal(withoutKey.redact("SELECT 1 WHERE 'ada@example.com' = ''").command, "SELECT 1 WHERE '[redacted:email]' = ''");
   });
 
-  void it('through the gate: the decision record holds the digest, the command ran with the value, and audit search finds it', async () => {
+  void it('through the gate: the decision record holds the digest, the command ran with the value, masked output is kept as digests, and audit search finds both', async () => {
     const dir = tempDir('sluice-redact-');
     after(() => dir.remove());
     writeFileSync(
@@ -56,6 +56,10 @@ void describe('command redaction', () => {
         '  bot: { kind: agent, on_behalf_of: alice }',
         'connections:',
         '  sh: { kind: shell, cwd: ".", policy: read-only }',
+        '  masked: { kind: shell, cwd: ".", policy: read-only, mask: pii }',
+        'masking:',
+        '  profiles:',
+        '    pii: { detectors: [pii] }',
         '',
       ].join('\n'),
     );
@@ -72,12 +76,24 @@ void describe('command redaction', () => {
       const body = JSON.parse(decision!.body) as { command: string; detail: { redacted?: Record<string, number> } };
       assert.equal(body.command, `echo ${runtime.valueDigester!.digest(TOKEN)}`);
       assert.deepEqual(body.detail.redacted, { secret: 1 });
+
+      // Output masked on the way back: the outcome keeps the masked values' digests only.
+      const shown = await runtime.gate.run({ principal, session: 's1', connection: 'masked', door: 'api', command: 'printf "%s %s\\n" ada@example.com grace@example.com' });
+      assert.match(shown.result?.stdout ?? '', /^SLUICE_EMAIL_\w+ SLUICE_EMAIL_\w+\n$/);
+      await runtime.ledger.flush();
+      const rows = await runtime.store.readAudit({ actionId: shown.action.id, limit: 10 });
+      const maskedOutcome = rows.map((r) => JSON.parse(r.body) as { kind: string; detail: { masked?: { digests?: string[] } } }).find((r) => r.kind === 'outcome');
+      assert.deepEqual(maskedOutcome?.detail.masked?.digests, ['ada@example.com', 'grace@example.com'].map((v) => runtime.valueDigester!.digest(v)));
+      assert.ok(!rows.some((r) => r.body.includes('ada@example.com')));
     } finally {
       await runtime.close();
     }
     const r = spawnSync(process.execPath, [BIN, 'audit', 'search', '--value', TOKEN], { cwd: dir.path, encoding: 'utf8', env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' } });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /decision {2}bot {2}@sh {2}session s1 {2}in command$/m);
+    const masked = spawnSync(process.execPath, [BIN, 'audit', 'search', '--value', 'grace@example.com'], { cwd: dir.path, encoding: 'utf8', env: { ...process.env, SLUICE_LOG_LEVEL: 'silent' } });
+    assert.equal(masked.status, 0, masked.stdout + masked.stderr);
+    assert.match(masked.stdout, /outcome +bot +@masked .*in detail\.masked\.digests\[1\]$/m);
     assert.ok(!r.stdout.includes(TOKEN));
   });
 });

@@ -4,7 +4,7 @@
 // (the relay forwards it untouched). For one that does, only the masked or scanned values are
 // decoded; every other column, and every scanned value without a finding, is copied as a
 // slice of the original bytes.
-import { newTally, reportOf, type ColumnMasker, type CompiledMaskingProfile, type MaskReport, type Tally } from '../../masking/columns.js';
+import { mergeMaskedValues, newTally, reportOf, type ColumnMasker, type CompiledMaskingProfile, type MaskReport, type Tally } from '../../masking/columns.js';
 import type { ColumnDescription } from './protocol.js';
 
 /**
@@ -244,6 +244,7 @@ export function maskReport(mask: ResultMask | undefined, into?: MaskReport): Mas
   mask.tally = newTally();
   mask.found.clear();
   if (!into) return add;
+  mergeMaskedValues(into, add);
   for (const c of add.columns) if (!into.columns.includes(c)) into.columns.push(c);
   into.values += add.values;
   if (add.types) {

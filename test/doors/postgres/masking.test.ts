@@ -136,8 +136,25 @@ describe('postgres door: masking', () => {
     const decision = (await f.audit({ kind: 'decision' })).find((r) => r.command === sql);
     assert.equal(decision?.rule, 'analysts-masked');
     const [outcome] = await f.outcomes(decision?.actionId);
-    assert.deepEqual(outcome?.detail?.masked, { columns: ['email', 'api_secret'], values: 3 });
+    // The values masked, as keyed digests (searchable by an auditor who knows a value), never in clear.
+    const d = f.runtime.valueDigester!;
+    assert.deepEqual(outcome?.detail?.masked, { columns: ['email', 'api_secret'], values: 3, digests: ['ada@example.com', 'sk-ada', 'sk-grace'].map((v) => d.digest(v)) });
     assert.equal(outcome?.rows, 2);
+    assert.ok(!JSON.stringify(outcome).includes('ada@example.com'));
+  });
+
+  it('keeps the digests of the first 100 distinct masked values of a statement, and says when there were more', async () => {
+    const sql = `SELECT 'user' || g || '@example.com' AS email FROM generate_series(1, 150) g /* many */`;
+    const r = await psql(f.url('carol', carol), `${sql};\n`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(new Set(r.stdout.trim().split('\n')), new Set(['[masked]']));
+    const decision = (await f.audit({ kind: 'decision' })).find((x) => String(x.command).startsWith(sql));
+    const [outcome] = await f.outcomes(decision?.actionId);
+    const masked = outcome?.detail?.masked as { values: number; digests: string[]; digestsCapped?: boolean };
+    assert.equal(masked.values, 150);
+    assert.equal(masked.digests.length, 100);
+    assert.equal(masked.digests[0], f.runtime.valueDigester!.digest('user1@example.com'));
+    assert.equal(masked.digestsCapped, true);
   });
 
   it('refuses COPY ... TO STDOUT while a masking profile applies, and allows it unmasked', async () => {
