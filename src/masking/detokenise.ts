@@ -221,8 +221,14 @@ export function detokeniseSql(text: string, values: ReadonlyMap<string, string>)
   const used = new Set<string>();
   let out = '';
   let at = 0;
+  // Every placeholder found once, then handed to segments in order: linear in the text, also
+  // for a long statement with many literals (a search per segment would be quadratic).
+  const every = occurrences(text);
+  let next = 0;
   for (const seg of segments) {
-    const found = occurrences(text, seg.contentStart, seg.contentEnd).filter((o) => o.start >= seg.contentStart);
+    while (next < every.length && every[next]!.start < seg.contentStart) next++;
+    const found: Occurrence[] = [];
+    while (next < every.length && every[next]!.end <= seg.contentEnd) found.push(every[next++]!);
     if (found.length === 0 || seg.kind === 'comment') continue;
     const names = [...new Set(found.map((o) => o.placeholder))];
     if (seg.kind === 'code') return refuse(`placeholder ${names[0]} is outside a string literal; only a quoted value ('${names[0]}') can be replaced`, all);

@@ -83,6 +83,17 @@ describe('detokeniseSql', () => {
     assert.equal(detokeniseSql('SELECT 1', values).ok, true);
   });
 
+  it('handles a long statement with many literals in one pass (no search per literal): a gateway an agent cannot stall', { timeout: 10_000 }, () => {
+    const ph = 'SLUICE_EMAIL_bcdfghjkmnpqrs';
+    // 100,000 literals before the one that holds the placeholder: a search per literal would
+    // scan the rest of the text each time (about 10^11 steps here).
+    const text = `SELECT ${Array.from({ length: 100_000 }, (_, i) => `'v${i}'`).join(', ')}, '${ph}'`;
+    const out = detokeniseSql(text, new Map([[ph, 'ada@example.com']]));
+    assert.equal(out.ok, true);
+    assert.ok(out.ok && out.text.endsWith(`, 'ada@example.com'`));
+    assert.ok(out.ok && out.text.startsWith(`SELECT 'v0', 'v1', `));
+  });
+
   it('refuses a value SQL text cannot carry (NUL)', () => {
     const out = detokeniseSql(`SELECT '${P}'`, new Map([[P, 'a\u0000b']]));
     assert.equal(out.ok, false);
