@@ -158,8 +158,9 @@ export class CheckpointChecker {
   /**
    * Checks a record that passed the chain checks, then adds it as a leaf. `body` is the parsed
    * body; only `key`, `checkpoint` and (after retention) `system` records are looked into.
+   * `leaf`: the record's leaf hash when the caller already has it (verify's parallel walk).
    */
-  check(row: Pick<AuditRow, 'seq' | 'kind' | 'hash'>, body: Record<string, unknown>): CheckpointProblem | undefined {
+  check(row: Pick<AuditRow, 'seq' | 'kind' | 'hash'>, body: Record<string, unknown>, leaf?: Buffer): CheckpointProblem | undefined {
     if (this.baseProblem) return this.baseProblem;
     if (row.kind === 'checkpoint') {
       const problem = this.checkCheckpoint(row.seq, body.detail);
@@ -171,7 +172,7 @@ export class CheckpointChecker {
       const d = body.detail as { event?: unknown; upto?: unknown } | undefined;
       if (d?.event === PRUNE_EVENT && d.upto === this.base.seq) this.pruneRecorded = true;
     }
-    const leaf = leafHash(row.hash);
+    leaf ??= leafHash(row.hash);
     const i = this.frontier.size;
     this.ring[i % RING] = leaf;
     if (i % SNAPSHOT_EVERY === 0) this.snapshots[(i / SNAPSHOT_EVERY) % this.snapshots.length] = this.frontier.clone();

@@ -18,18 +18,29 @@ const nodeInput = Buffer.alloc(65, 1);
 
 export const EMPTY_ROOT: Buffer = oneShotHash('sha256', Buffer.alloc(0), 'buffer') as unknown as Buffer;
 
+/**
+ * A digest as a Buffer from the shared pool. The hash's own Buffer output costs a fresh
+ * ArrayBuffer each time, about twice the hash of these short inputs; a latin1 string maps
+ * bytes to chars one to one, so writing it back gives the same 32 bytes.
+ */
+function digest(input: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(32);
+  out.write(oneShotHash('sha256', input, 'binary'), 0, 32, 'latin1');
+  return out;
+}
+
 /** The leaf hash of a record, from its chain hash (64 hex digits). */
 export function leafHash(recordHashHex: string): Buffer {
   if (recordHashHex.length !== 64 || leafInput.write(recordHashHex, 1, 'hex') !== 32) {
     throw new Error(`not a record hash: ${JSON.stringify(String(recordHashHex).slice(0, 80))}`);
   }
-  return oneShotHash('sha256', leafInput, 'buffer') as unknown as Buffer;
+  return digest(leafInput);
 }
 
 export function nodeHash(left: Buffer, right: Buffer): Buffer {
-  left.copy(nodeInput, 1);
-  right.copy(nodeInput, 33);
-  return oneShotHash('sha256', nodeInput, 'buffer') as unknown as Buffer;
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return digest(nodeInput);
 }
 
 /** The right edge of a tree grown leaf by leaf: `levels[h]` is the perfect subtree of 2^h leaves, if any. */

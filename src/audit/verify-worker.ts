@@ -1,54 +1,38 @@
-// Worker thread for verifyAudit on an embedded store: checks one contiguous seq range of the
-// chain through its own read connection and reports {count, head, problem?}. See verify.ts.
-import { parentPort, workerData } from 'node:worker_threads';
+// Worker thread for verifyAudit: claims chunks of the chain from the shared state, checks each
+// through its own read connection (the embedded store's file, or PostgreSQL) and reports it (see verify.ts), until
+// none is left. A chunk's hashes travel back as a transferred buffer, not copied.
+import { workerData } from 'node:worker_threads';
+import { PostgresStore } from '../store/postgres.js';
 import { SqliteStore } from '../store/sqlite.js';
-import type { ChainHead } from '../store/store.js';
-import { ChainChecker, RECENT, type VerifyResult } from './verify.js';
+import type { Store } from '../store/store.js';
+import { checkChunk, chunkJob, chunkWanted, claimChunk, stopAfter, storeChunkReader, type WalkJob, type WalkReply } from './verify.js';
 
-export interface RangeJob {
-  path: string;
-  first: number;
-  last: number;
-  pageSize: number;
-  /** The retention base when the range starts right after it (records before it are pruned). */
-  from?: ChainHead;
-  expectHead?: ChainHead;
-}
-
-export type RangeReply = { result: VerifyResult } | { error: string };
-
-async function checkRange(job: RangeJob): Promise<VerifyResult> {
-  const store = new SqliteStore({ path: job.path });
+async function walk(job: WalkJob): Promise<void> {
+  const state = new Int32Array(job.state);
+  const source = job.source;
+  const store: Store = source.kind === 'sqlite' ? new SqliteStore({ path: source.path }) : new PostgresStore({ connectionString: source.connectionString, schema: source.schema, maxConnections: 2, applicationName: 'sluice-verify' });
   try {
-    // The records before the range seed the link check and the memory of recent records;
-    // whether they are themselves sound (or even there) is the previous range's business.
-    const before =
-      job.first > 1 && !job.from ? await store.readAudit({ afterSeq: Math.max(0, job.first - 1 - RECENT), beforeSeq: job.first, limit: RECENT }) : [];
-    const checker = new ChainChecker({ ...(job.expectHead ? { expectHead: job.expectHead } : {}), ...(job.from ? { from: job.from } : {}) });
-    for (const row of before) checker.accept(row.seq, row.hash);
-    const last = before[before.length - 1];
-    if (job.first > 1 && !job.from && last?.seq !== job.first - 1) checker.accept(job.first - 1, '');
-    let after = job.first - 1;
-    for (;;) {
-      const page = await store.readAudit({ afterSeq: after, beforeSeq: job.last + 1, limit: job.pageSize });
-      for (const row of page) {
-        const problem = checker.check(row);
-        if (problem) return checker.result(problem);
-      }
-      if (page.length < job.pageSize) break;
-      after = page[page.length - 1]!.seq;
+    const read = storeChunkReader(store);
+    for (let i = claimChunk(state, job.chunks); i !== -1; i = claimChunk(state, job.chunks)) {
+      // Given up when a chunk before this one has a problem, or the walk is over.
+      const outcome = await checkChunk(read, chunkJob(job, i), () => !chunkWanted(state, i));
+      if (!outcome) break;
+      if (outcome.problem) stopAfter(state, i);
+      const buffer = outcome.hashes.buffer as ArrayBuffer;
+      job.port.postMessage({ index: i, outcome } satisfies WalkReply, buffer.byteLength > 0 ? [buffer] : []);
     }
-    const [next] = checker.next <= job.last ? await store.readAudit({ afterSeq: job.last, limit: 1 }) : [];
-    return checker.result(checker.finishRange(job.last, next?.seq));
   } finally {
     await store.close();
   }
 }
 
-if (parentPort) {
-  const port = parentPort;
-  checkRange(workerData as RangeJob).then(
-    (result) => port.postMessage({ result } satisfies RangeReply),
-    (error: unknown) => port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies RangeReply),
+if (workerData) {
+  const job = workerData as WalkJob;
+  walk(job).then(
+    () => job.port.close(),
+    (error: unknown) => {
+      job.port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies WalkReply);
+      job.port.close();
+    },
   );
 }

@@ -25,9 +25,10 @@
 // Without an external checkpoint (`expectHead`), records removed from the END of the chain
 // cannot be detected: what is left is a valid, shorter chain. Compare the returned head with one
 // kept elsewhere (the signed checkpoints of the ledger).
+import { hash as oneShotHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { AuditRow, ChainHead, Store } from '../store/store.js';
 import { GENESIS_HEAD } from '../store/store.js';
 import { recordHash } from './chain.js';
@@ -35,7 +36,6 @@ import { AUDIT_FORMAT_VERSION } from './record.js';
 import { canonicalJson } from './canonical.js';
 import { CheckpointChecker, type CheckerBase, type CheckpointCheckerOptions, type CheckpointSummary } from './checkpoints.js';
 import { parseJsonlLine } from './export.js';
-import type { RangeJob, RangeReply } from './verify-worker.js';
 import { checkBase, loadRetentionBase } from './retention-base.js';
 
 export type AuditProblemKind =
@@ -90,13 +90,15 @@ export interface VerifyOptions {
   /** Called after each page with the number of records checked so far. */
   onProgress?: (count: number) => void;
   /**
-   * Worker threads for an embedded store (default: one per CPU, at most 8, and only from
-   * 100,000 records). 0 or 1: walk in this thread.
+   * Threads checking an embedded store's chain, this one included (default: one per CPU, at
+   * most 8, and only from 100,000 records). 0 or 1: walk in this thread only.
    */
   workers?: number;
+  /** Tests: this thread leaves every chunk to the worker threads (it still feeds them in order). */
+  leaveChunksToWorkers?: boolean;
 }
 
-export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'workers'> {
+export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'workers' | 'leaveChunksToWorkers'> {
   /**
    * For filtered or partial exports: gaps in seq are allowed and links are checked only
    * between consecutive records; each record's own hash and columns are still checked.
@@ -128,6 +130,9 @@ function mismatchedColumn(row: AuditRow, body: Body): keyof AuditRow | undefined
   return undefined;
 }
 
+/** Kinds whose body the checkpoint checks look into (checkpoints.ts). */
+const SPECIAL_KINDS = new Set(['checkpoint', 'key', 'system']);
+
 /** How many recent records a checker remembers (see `inserted`). */
 export const RECENT = 1024;
 
@@ -135,6 +140,8 @@ export const RECENT = 1024;
 export class ChainChecker {
   count = 0;
   head: ChainHead = { ...GENESIS_HEAD };
+  /** The parsed body of the record last checked. */
+  body: Body | undefined;
   private expected = 1;
   /** False after a gap in partial mode: the next record's link cannot be checked. */
   private linked = true;
@@ -260,18 +267,16 @@ export class ChainChecker {
       };
     }
 
+    this.body = body;
     const cp = this.options.checkpoints;
     if (cp) {
       const problem = cp.check(row, body);
       if (problem) return problem;
     }
     const expect = this.options.expectHead;
-    if (expect && seq === expect.seq && row.hash !== expect.hash) {
-      return {
-        seq,
-        kind: 'checkpoint-mismatch',
-        message: `record ${seq} has another hash than the checkpoint: the chain up to ${seq} was rewritten`,
-      };
+    if (expect && seq === expect.seq) {
+      const mismatch = expectMismatch(row, expect);
+      if (mismatch) return mismatch;
     }
     this.accept(seq, row.hash);
     this.count += 1;
@@ -342,9 +347,10 @@ export class ChainChecker {
 }
 
 /**
- * Walks the whole chain in the store. On an embedded store with a large chain, ranges of it are
- * checked in parallel worker threads (`workers`), with exactly the result a sequential walk
- * gives: the first problem of the lowest range is the first problem of the chain.
+ * Walks the whole chain in the store. On an embedded store with a large chain, the chain is cut
+ * into chunks that this thread and worker threads check in parallel (`workers`), with exactly
+ * the result a sequential walk gives: this thread feeds the chunks' good records, in seq order,
+ * to the checkpoint checks, and the first problem by seq wins.
  */
 export async function verifyAudit(store: Store, options: VerifyOptions = {}): Promise<VerifyResult> {
   const pageSize = Math.min(100_000, Math.max(1, Math.floor(options.pageSize ?? 2000)));
@@ -352,25 +358,15 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
   const retained = await loadRetentionBase(store, options.checkpoints === false ? false : (options.checkpoints?.trusted ?? true));
   if ('problem' in retained) return { ok: false, count: 0, head: { ...GENESIS_HEAD }, problem: retained.problem };
   const start: ChainHead = retained.head ?? { ...GENESIS_HEAD };
+  const checkpoints =
+    options.checkpoints === false ? undefined : new CheckpointChecker({ ...(options.checkpoints ?? {}), ...(retained.base ? { base: retained.base } : {}) });
   let from: ChainHead = start;
   let done = 0;
-  const newCheckpointChecker = () =>
-    options.checkpoints === false ? undefined : new CheckpointChecker({ ...(options.checkpoints ?? {}), ...(retained.base ? { base: retained.base } : {}) });
-  let checkpoints = newCheckpointChecker();
-  // The Merkle tree grows leaf by leaf from seq 1: while worker threads check the chain in
-  // ranges, this thread grows the tree over the same records (it reads hashes and parses only
-  // key, checkpoint and system bodies). The first problem by seq wins, as in a sequential walk.
-  const pass = checkpoints;
-  const parallel = await verifyInParallel(store, options, pageSize, start, pass ? (last) => checkpointPass(store, pass, start, last, pageSize) : undefined);
+  const parallel = await verifyInChunks(store, options, pageSize, start, checkpoints);
   if (parallel) {
-    const { result, alongside } = parallel;
-    const cpProblem = alongside?.problem;
-    if (!result.ok && (!cpProblem || result.problem!.seq <= cpProblem.seq)) return result;
-    if (cpProblem) return { ok: false, count: cpProblem.seq - 1 - start.seq, head: alongside.prev, problem: cpProblem };
-    from = result.head;
-    done = result.count;
-  } else if (pass && pass.frontier.size !== start.seq) {
-    checkpoints = newCheckpointChecker(); // the workers could not run: start over in this thread
+    if (!parallel.ok) return parallel;
+    from = parallel.head;
+    done = parallel.count;
   }
   // Sequentially: the whole chain, or what was appended after the parallel walk's snapshot.
   const checker = new ChainChecker({
@@ -379,141 +375,391 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
     from,
   });
   checker.count = done;
-  let after = from.seq;
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const page = await store.readAudit({ afterSeq: after, limit: pageSize });
-    for (const row of page) {
-      const problem = checker.check(row);
-      if (problem) return checker.result(problem);
+  if (parallel && from.seq > start.seq) {
+    // Remember the last records as a sequential walk would (see `inserted`).
+    const recent = await storeChunkReader(store).hashes(Math.max(start.seq, from.seq - RECENT), from.seq, RECENT);
+    for (const row of recent) checker.accept(row.seq, row.hash);
+    checker.accept(from.seq, from.hash);
+  }
+  // The next page is asked for before this one is checked: a server store (PostgreSQL) reads
+  // and sends it meanwhile.
+  let next: Promise<AuditRow[]> | undefined = store.readAudit({ afterSeq: from.seq, limit: pageSize });
+  try {
+    while (next) {
+      options.signal?.throwIfAborted();
+      const page: AuditRow[] = await next;
+      next = page.length < pageSize ? undefined : store.readAudit({ afterSeq: page[page.length - 1]!.seq, limit: pageSize });
+      for (const row of page) {
+        const problem = checker.check(row);
+        if (problem) return checker.result(problem);
+      }
+      options.onProgress?.(checker.count);
     }
-    options.onProgress?.(checker.count);
-    if (page.length < pageSize) break;
-    after = page[page.length - 1]!.seq;
+  } finally {
+    next?.catch(() => {}); // not needed any more, and its failure is nobody's business
   }
   return checker.result(checker.finish());
 }
 
-/**
- * Grows the Merkle tree over records 1..last and checks the checkpoints among them, trusting
- * the hash chain (worker threads check that at the same time). Returns the first problem and
- * the record before it.
- */
-async function checkpointPass(
-  store: Store,
-  checker: CheckpointChecker,
-  start: ChainHead,
-  last: number,
-  pageSize: number,
-): Promise<{ problem?: AuditProblem; prev: ChainHead }> {
-  let prev: ChainHead = { ...start };
-  let after = start.seq;
-  // The embedded store can read just what the tree needs (seq, kind, hash; bodies of the kinds
-  // looked into), which is most of this pass's cost otherwise.
-  const leaves = (store as { readAuditLeaves?: (a: number, b: number, n: number) => { seq: number; kind: string; hash: string; body: string | null }[] }).readAuditLeaves;
-  const read = leaves
-    ? async (a: number) => leaves.call(store, a, last + 1, Math.max(pageSize, 10_000))
-    : (a: number) => store.readAudit({ afterSeq: a, beforeSeq: last + 1, limit: pageSize });
-  while (after < last) {
-    const page = await read(after);
-    if (page.length === 0) break;
-    for (const row of page) {
-      let problem: AuditProblem | undefined;
-      try {
-        const body = row.kind === 'checkpoint' || row.kind === 'key' || row.kind === 'system' ? (JSON.parse(row.body ?? '') as Body) : NO_BODY;
-        problem = checker.check(row, body);
-      } catch {
-        // A broken record: the chain check reports it at this seq or earlier.
-        problem = { seq: row.seq, kind: 'malformed', message: `record ${row.seq} cannot be read` };
-      }
-      if (problem) return { problem, prev };
-      prev = { seq: row.seq, hash: row.hash };
-    }
-    after = page[page.length - 1]!.seq;
-  }
-  return { prev };
-}
 const NO_BODY: Body = {};
+
+/** Chunks checked by worker threads so far in this process (tests: the workers did take part). */
+export const walkStats = { workerChunks: 0 };
 
 /** Below this many records a sequential walk is as quick as starting workers. */
 const PARALLEL_MIN_RECORDS = 100_000;
+/** Largest chunk: small enough that the threads finish close together. */
+const CHUNK_MAX = 8192;
+/** Bytes per good record in a chunk's output: 0x00, the record hash, its Merkle leaf hash. */
+const STRIDE = 65;
+
+/** One chunk of the parallel walk: records first..last, read `pageSize` at a time. */
+export interface ChunkJob {
+  first: number;
+  last: number;
+  pageSize: number;
+  /** The retention base, for the chunk right after it. */
+  from?: ChainHead;
+  /** Records at or below this seq are not part of the chain (before a retention base). */
+  floor: number;
+  /** Whether to compute the Merkle leaves (for the checkpoint checks; the hashes are always there). */
+  leaves: boolean;
+}
+
+export interface ChunkOutcome {
+  first: number;
+  /** Good records, from `first` on. */
+  count: number;
+  head: ChainHead;
+  problem?: AuditProblem;
+  /**
+   * For good record i (seq first + i), at STRIDE * i: a zero byte, the 32 bytes of its hash,
+   * the 32 bytes of its leaf hash (the zero byte and the hash are the leaf's input; the leaf
+   * only with `leaves`).
+   */
+  hashes: Uint8Array;
+  /** Parsed bodies of the good records the checkpoint checks look into (key, checkpoint, system). */
+  special: { seq: number; kind: string; body: Body }[];
+}
+
+/** How a chunk reads the store: full rows, and seq + hash only for the records before it. */
+export interface ChunkReader {
+  rows(afterSeq: number, beforeSeq: number, limit: number): Promise<AuditRow[]>;
+  hashes(afterSeq: number, beforeSeq: number, limit: number): Promise<{ seq: number; hash: string }[]>;
+}
+
+export function storeChunkReader(store: Store): ChunkReader {
+  const light = (store as { readAuditHashes?: (a: number, b: number, n: number) => { seq: number; hash: string }[] }).readAuditHashes;
+  return {
+    rows: (afterSeq, beforeSeq, limit) => store.readAudit({ afterSeq, beforeSeq, limit }),
+    hashes: light ? async (a, b, n) => light.call(store, a, b, n) : (afterSeq, beforeSeq, limit) => store.readAudit({ afterSeq, beforeSeq, limit }),
+  };
+}
 
 /**
- * Checks records 1..head (as of now) in worker threads, one contiguous range each, each with
- * its own read connection. Returns undefined when that does not apply (not a file-backed
- * SQLite store, small chain, one CPU) or the workers cannot run, and the caller walks
- * sequentially instead: parallelism is only ever an optimisation.
+ * Checks the chain records of one chunk as a sequential walk would (the records before it seed
+ * the link check and the memory of recent records; whether they are sound is the previous
+ * chunk's business), and gives back what the checkpoint checks need of the good ones.
  */
-async function verifyInParallel<T>(
+export async function checkChunk(read: ChunkReader, job: ChunkJob, cancelled?: () => boolean): Promise<ChunkOutcome | undefined> {
+  const checker = new ChainChecker(job.from ? { from: job.from } : {});
+  if (!job.from && job.first > 1) {
+    const before = await read.hashes(Math.max(job.floor, job.first - 1 - RECENT), job.first, RECENT);
+    for (const row of before) checker.accept(row.seq, row.hash);
+    if (before[before.length - 1]?.seq !== job.first - 1) checker.accept(job.first - 1, '');
+  }
+  const first = checker.head;
+  const out = Buffer.allocUnsafeSlow(STRIDE * (job.last - job.first + 1));
+  const special: ChunkOutcome['special'] = [];
+  let problem: AuditProblem | undefined;
+  let after = job.first - 1;
+  pages: for (;;) {
+    if (cancelled?.()) return undefined;
+    const page = await read.rows(after, job.last + 1, job.pageSize);
+    for (const row of page) {
+      problem = checker.check(row);
+      if (problem) break pages;
+      if (SPECIAL_KINDS.has(row.kind)) special.push({ seq: row.seq, kind: row.kind, body: checker.body! });
+      const at = STRIDE * (row.seq - job.first);
+      out[at] = 0;
+      out.write(row.hash, at + 1, 'hex');
+      if (job.leaves) {
+        // The leaf hash's input (0x00, then the raw record hash) is hashed where it lies; latin1
+        // maps the digest's bytes to chars one to one, and costs no buffer of its own.
+        out.write(oneShotHash('sha256', out.subarray(at, at + 33), 'binary'), at + 33, 32, 'latin1');
+      }
+    }
+    if (page.length < job.pageSize) break;
+    after = page[page.length - 1]!.seq;
+  }
+  if (!problem && checker.next <= job.last) {
+    const [next] = await read.hashes(job.last, Number.MAX_SAFE_INTEGER, 1);
+    problem = checker.finishRange(job.last, next?.seq);
+  }
+  const count = checker.count;
+  return {
+    first: job.first,
+    count,
+    head: count > 0 ? checker.head : first,
+    ...(problem ? { problem } : {}),
+    hashes: out,
+    special,
+  };
+}
+
+/** The shared claim state of a parallel walk: [next chunk to claim, lowest chunk with a problem]. */
+const NEXT = 0;
+const STOP = 1;
+
+/** Claims the next chunk, or -1 when none is left worth checking (all claimed, or after a problem). */
+export function claimChunk(state: Int32Array, chunks: number): number {
+  const i = Atomics.add(state, NEXT, 1);
+  return i < chunks && chunkWanted(state, i) ? i : -1;
+}
+
+/** Whether chunk i is still worth checking (no problem before it, the walk not over). */
+export function chunkWanted(state: Int32Array, i: number): boolean {
+  return i <= Atomics.load(state, STOP);
+}
+
+/** Chunks after one with a problem need not be checked: the first problem wins. */
+export function stopAfter(state: Int32Array, i: number): void {
+  for (let cur = Atomics.load(state, STOP); i < cur; cur = Atomics.load(state, STOP)) {
+    if (Atomics.compareExchange(state, STOP, cur, i) === cur) return;
+  }
+}
+
+/** What a worker gets: the chunking of the walk and where to claim and report chunks. */
+/** Where a verify worker reads the chain: the embedded store's file, or the same PostgreSQL schema. */
+export type WalkSource = { kind: 'sqlite'; path: string } | { kind: 'postgres'; connectionString: string; schema: string };
+
+export interface WalkJob {
+  source: WalkSource;
+  /** Chunk i covers seq start + 1 + i * size .. min(head, start + (i + 1) * size). */
+  start: number;
+  head: number;
+  size: number;
+  chunks: number;
+  pageSize: number;
+  /** The retention base (chunk 0 starts right after it). */
+  base?: ChainHead;
+  leaves: boolean;
+  state: SharedArrayBuffer;
+  port: MessagePort;
+}
+
+export type WalkReply = { index: number; outcome: ChunkOutcome } | { error: string };
+
+export function chunkJob(job: Omit<WalkJob, 'source' | 'state' | 'port' | 'chunks'>, i: number): ChunkJob {
+  const first = job.start + 1 + i * job.size;
+  return {
+    first,
+    last: Math.min(job.head, first + job.size - 1),
+    pageSize: job.pageSize,
+    floor: job.start,
+    leaves: job.leaves,
+    ...(i === 0 && job.base ? { from: job.base } : {}),
+  };
+}
+
+/**
+ * The parallel walk of records start+1..head (as of now) on a file-backed embedded store or a
+ * PostgreSQL store (each worker with its own connection).
+ * Returns undefined when it does not apply (another store, a small chain, one thread), and
+ * otherwise the result up to that head, with `checkpoints` fed with every good record in
+ * order. Worker threads that cannot start or fail leave their chunks to this thread:
+ * parallelism is only ever an optimisation.
+ */
+async function verifyInChunks(
   store: Store,
   options: VerifyOptions,
   pageSize: number,
   start: ChainHead,
-  alongside?: (last: number) => Promise<T>,
-): Promise<{ result: VerifyResult; alongside?: T } | undefined> {
-  const path = (store as { path?: unknown }).path;
-  if (store.kind !== 'sqlite' || typeof path !== 'string' || path === ':memory:') return undefined;
-  const wanted = options.workers ?? Math.min(8, availableParallelism());
-  if (wanted < 2) return undefined;
+  checkpoints: CheckpointChecker | undefined,
+): Promise<VerifyResult | undefined> {
+  // Worker threads open the file, or connect to the server, themselves.
+  const source = walkSource(store);
+  if (!source) return undefined;
+  const threads = options.workers ?? Math.min(8, availableParallelism());
+  if (threads < 2) return undefined;
   const head = await store.auditHead();
   const records = head.seq - start.seq;
   if (options.workers === undefined && records < PARALLEL_MIN_RECORDS) return undefined;
-  const n = Math.min(wanted, Math.max(1, Math.floor(records / 2)));
-  if (n < 2) return undefined;
-
-  const size = Math.ceil(records / n);
-  const jobs: RangeJob[] = [];
-  for (let first = start.seq + 1; first <= head.seq; first += size) {
-    jobs.push({
-      path,
-      first,
-      last: Math.min(head.seq, first + size - 1),
-      pageSize,
-      ...(first === start.seq + 1 && start.seq > 0 ? { from: start } : {}),
-      ...(options.expectHead ? { expectHead: options.expectHead } : {}),
-    });
-  }
+  if (records < 2) return undefined;
+  const size = Math.max(1, Math.min(CHUNK_MAX, Math.ceil(records / (threads * 4))));
+  const chunks = Math.ceil(records / size);
+  const expect = options.expectHead;
+  const leaves = checkpoints !== undefined;
+  const layout = { start: start.seq, head: head.seq, size, pageSize, leaves, ...(start.seq > 0 ? { base: start } : {}) };
+  const state = new Int32Array(new SharedArrayBuffer(8));
+  state[STOP] = chunks;
+  const outcomes = new Array<ChunkOutcome | undefined>(chunks);
+  const ports: MessagePort[] = [];
   const workers: Worker[] = [];
-  const abort = () => {
-    for (const w of workers) void w.terminate();
-  };
-  options.signal?.addEventListener('abort', abort, { once: true });
-  try {
-    const running = Promise.all(jobs.map((job) => runWorker(job, workers)));
-    const extra = alongside ? await alongside(head.seq) : undefined;
-    const results = await running;
-    options.signal?.throwIfAborted();
-    if (results.some((r) => r === undefined)) return undefined;
-    const also = extra === undefined ? {} : { alongside: extra };
-    let count = 0;
-    for (const r of results as VerifyResult[]) {
-      count += r.count;
-      if (!r.ok) return { result: { ...r, count }, ...also };
+  let running = 0;
+  let wake: (() => void) | undefined;
+  const onReply = (reply: WalkReply) => {
+    if ('index' in reply) {
+      const o = reply.outcome;
+      o.hashes = Buffer.from(o.hashes.buffer, o.hashes.byteOffset, o.hashes.byteLength);
+      outcomes[reply.index] = o;
+      walkStats.workerChunks += 1;
     }
-    options.onProgress?.(count);
-    return { result: { ok: true, count, head: (results[results.length - 1] as VerifyResult).head }, ...also };
+    wake?.();
+  };
+  const drain = () => {
+    for (const port of ports) for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onReply(m.message as WalkReply);
+  };
+  // Workers are asked to stop (at their next page) and waited for, not terminated: terminating
+  // a thread inside the SQLite binding can abort the whole process.
+  const stopAll = () => {
+    stopAfter(state, -1);
+    wake?.();
+  };
+  options.signal?.addEventListener('abort', stopAll, { once: true });
+  try {
+    // This thread takes chunks too, so `threads` counts it.
+    for (let t = 1; t < Math.min(threads, chunks); t++) {
+      const channel = new MessageChannel();
+      const w = startWorker({ ...layout, source, chunks, state: state.buffer as SharedArrayBuffer, port: channel.port2 });
+      if (!w) break;
+      ports.push(channel.port1);
+      workers.push(w);
+      running += 1;
+      w.once('exit', () => {
+        running -= 1;
+        wake?.();
+      });
+      w.on('error', () => {}); // an exit follows; its chunks are checked here
+    }
+
+    const read = storeChunkReader(store);
+    let fed = 0; // chunks fed to the checkpoint checks, in order
+    let count = 0;
+    let last: ChainHead = start;
+    const feed = (): VerifyResult | undefined => {
+      for (let o = outcomes[fed]; o !== undefined; o = outcomes[++fed]) {
+        const problem = feedChunk(o, last, checkpoints, expect);
+        if (problem) return { ok: false, count: count + problem.count, head: problem.head, problem: problem.problem };
+        count += o.count;
+        if (o.count > 0) last = o.head;
+        if (o.problem) return { ok: false, count, head: last, problem: o.problem };
+        options.onProgress?.(count);
+      }
+      return fed === chunks ? { ok: true, count, head: last } : undefined;
+    };
+
+    for (let i = options.leaveChunksToWorkers ? -1 : claimChunk(state, chunks); i !== -1; i = claimChunk(state, chunks)) {
+      options.signal?.throwIfAborted();
+      const o = (await checkChunk(read, chunkJob(layout, i)))!;
+      if (o.problem) stopAfter(state, i);
+      outcomes[i] = o;
+      drain();
+      const result = feed();
+      if (result) return result;
+    }
+    for (const port of ports) port.on('message', onReply);
+    for (;;) {
+      drain();
+      const result = feed();
+      if (result) return result;
+      options.signal?.throwIfAborted();
+      if (running === 0) {
+        // A worker failed or could not start: this thread checks what it left.
+        const i = outcomes.findIndex((o) => o === undefined);
+        outcomes[i] = (await checkChunk(read, chunkJob(layout, i)))!;
+        continue;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
   } finally {
-    options.signal?.removeEventListener('abort', abort);
-    abort();
+    options.signal?.removeEventListener('abort', stopAll);
+    stopAll();
+    const deadline = Date.now() + WORKER_STOP_MS;
+    while (running > 0 && Date.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100).unref();
+      });
+      wake = undefined;
+    }
+    // Stuck (a lock held elsewhere?): the last resort.
+    if (running > 0) for (const w of workers) void w.terminate();
+    for (const port of ports) port.close();
   }
 }
 
-function runWorker(job: RangeJob, workers: Worker[]): Promise<VerifyResult | undefined> {
-  return new Promise((resolve) => {
-    let worker: Worker;
-    try {
-      worker = FROM_SOURCE
-        ? new Worker(workerBootstrap(), { eval: true, workerData: job })
-        : new Worker(WORKER_URL, { workerData: job });
-    } catch {
-      resolve(undefined);
-      return;
+/** How long a walk that is over waits for its workers to finish the page they are on. */
+const WORKER_STOP_MS = 10_000;
+
+/**
+ * Feeds a chunk's good records to the checkpoint checks and the expected head, in order.
+ * Returns the first problem with the good records before it and the last of them.
+ */
+function feedChunk(
+  o: ChunkOutcome,
+  before: ChainHead,
+  checkpoints: CheckpointChecker | undefined,
+  expect: ChainHead | undefined,
+): { problem: AuditProblem; count: number; head: ChainHead } | undefined {
+  const h = o.hashes as Buffer;
+  const hexAt = (i: number) => (i < 0 ? before : { seq: o.first + i, hash: h.toString('hex', STRIDE * i + 1, STRIDE * i + 33) });
+  if (checkpoints) {
+    let s = 0;
+    const row = { seq: 0, kind: '', hash: '' };
+    for (let i = 0; i < o.count; i++) {
+      row.seq = o.first + i;
+      const sp = o.special[s];
+      let body = NO_BODY;
+      if (sp !== undefined && sp.seq === row.seq) {
+        row.kind = sp.kind;
+        body = sp.body;
+        s += 1;
+      } else {
+        row.kind = '';
+      }
+      const problem = checkpoints.check(row, body, h.subarray(STRIDE * i + 33, STRIDE * i + 65));
+      if (problem) return { problem, count: i, head: hexAt(i - 1) };
+      if (expect && row.seq === expect.seq) {
+        const mismatch = expectMismatch(hexAt(i), expect);
+        if (mismatch) return { problem: mismatch, count: i, head: hexAt(i - 1) };
+      }
     }
-    workers.push(worker);
-    worker.once('message', (reply: RangeReply) => resolve('result' in reply ? reply.result : undefined));
-    worker.once('error', () => resolve(undefined));
-    worker.once('exit', () => resolve(undefined)); // no-op if a message came first
-  });
+  } else if (expect && expect.seq >= o.first && expect.seq < o.first + o.count) {
+    const i = expect.seq - o.first;
+    const mismatch = expectMismatch(hexAt(i), expect);
+    if (mismatch) return { problem: mismatch, count: i, head: hexAt(i - 1) };
+  }
+  return undefined;
+}
+
+function expectMismatch(at: ChainHead, expect: ChainHead): AuditProblem | undefined {
+  if (at.hash === expect.hash) return undefined;
+  return {
+    seq: at.seq,
+    kind: 'checkpoint-mismatch',
+    message: `record ${at.seq} has another hash than the checkpoint: the chain up to ${at.seq} was rewritten`,
+  };
+}
+
+/** How a worker thread reaches the same chain, or undefined (an in-memory store). */
+function walkSource(store: Store): WalkSource | undefined {
+  if (store.kind === 'sqlite') {
+    const path = (store as { path?: unknown }).path;
+    return typeof path === 'string' && path !== ':memory:' ? { kind: 'sqlite', path } : undefined;
+  }
+  const reader = (store as { readerOptions?: () => { connectionString: string; schema: string } }).readerOptions?.();
+  return reader ? { kind: 'postgres', ...reader } : undefined;
+}
+
+function startWorker(job: WalkJob): Worker | undefined {
+  try {
+    const options = { workerData: job, transferList: [job.port] };
+    return FROM_SOURCE ? new Worker(workerBootstrap(), { eval: true, ...options }) : new Worker(WORKER_URL, options);
+  } catch {
+    return undefined;
+  }
 }
 
 // Sources run through tsx. Node 20 does not apply `--import tsx` to a worker's own entry

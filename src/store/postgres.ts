@@ -88,6 +88,9 @@ export class PostgresStore implements Store {
   private listenRetry: NodeJS.Timeout | undefined;
   private readonly listenOptions: pg.ClientConfig;
 
+  /** Kept only to let a verify worker thread of this process connect to the same schema. */
+  readonly #connectionString: string;
+
   constructor(options: PostgresStoreOptions) {
     if (!options || typeof options.connectionString !== 'string' || options.connectionString.length === 0) {
       throw new StoreError('invalid', 'PostgresStore needs a connection string');
@@ -97,6 +100,7 @@ export class PostgresStore implements Store {
       throw new StoreError('invalid', `schema name ${JSON.stringify(schema)} must be letters, digits and _ (at most 63)`);
     }
     this.schema = schema;
+    this.#connectionString = options.connectionString;
     this.secrets = urlSecrets(options.connectionString);
     this.where = redactUrl(options.connectionString);
     try {
@@ -143,6 +147,11 @@ export class PostgresStore implements Store {
     this.pool.on('error', (error) => {
       options.onError?.(new StoreError('unavailable', `PostgreSQL connection lost (${this.where}): ${this.clean(error)}`));
     });
+  }
+
+  /** What a worker thread of this process needs to read the same audit chain (verify). */
+  readerOptions(): { connectionString: string; schema: string } {
+    return { connectionString: this.#connectionString, schema: this.schema };
   }
 
   async migrate(): Promise<void> {

@@ -587,20 +587,17 @@ export class SqliteStore implements Store {
   // --- audit retention (audit/retention.ts) -------------------------------------------------
 
   /**
-   * For verify's checkpoint pass (audit/verify.ts): seq, kind and hash of the records in
-   * (afterSeq, beforeSeq), and the body only of the kinds that pass looks into; a fraction of
-   * what reading whole rows costs.
+   * For verify's parallel walk (audit/verify.ts): seq and hash of the records in
+   * (afterSeq, beforeSeq), which seed a chunk's link check; a fraction of what whole rows cost.
    */
-  readAuditLeaves(afterSeq: number, beforeSeq: number, limit: number): { seq: number; kind: string; hash: string; body: string | null }[] {
-    const out: { seq: number; kind: string; hash: string; body: string | null }[] = [];
+  readAuditHashes(afterSeq: number, beforeSeq: number, limit: number): { seq: number; hash: string }[] {
+    const out: { seq: number; hash: string }[] = [];
     try {
-      const sql =
-        "SELECT seq, kind, hash, CASE WHEN kind IN ('key', 'checkpoint', 'system') THEN body END FROM audit WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?";
-      for (const r of this.stmt(sql).iterate(afterSeq, beforeSeq, limit) as Iterable<unknown[]>) {
-        out.push({ seq: Number(r[0]), kind: r[1] as string, hash: r[2] as string, body: r[3] as string | null });
+      for (const r of this.stmt('SELECT seq, hash FROM audit WHERE seq > ? AND seq < ? ORDER BY seq LIMIT ?').iterate(afterSeq, beforeSeq, limit) as Iterable<unknown[]>) {
+        out.push({ seq: Number(r[0]), hash: r[1] as string });
       }
     } catch (error) {
-      throw wrap(error, 'readAuditLeaves');
+      throw wrap(error, 'readAuditHashes');
     }
     return out;
   }

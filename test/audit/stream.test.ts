@@ -131,21 +131,23 @@ async function freePort(): Promise<number> {
 void describe('audit stream: a record that cannot be formatted', () => {
   void it('goes as an error line naming its seq, everything after it is delivered, and /readyz says so', async () => {
     const t = await tempStore();
-    await appendMany(t.store, 40);
-    // Damaged by hand in the store, past its guard: the body is no longer JSON (verify reports it too).
-    const db = new Database(t.file);
-    db.exec('DROP TRIGGER audit_no_update');
-    db.prepare(`UPDATE audit SET body = '{"broken' WHERE seq = 7`).run();
-    db.close();
     const rx = await webhookReceiver();
-    const stream = new AuditStream(t.store, new MemoryCursorStore(), [{ name: 'ocsf', format: 'ocsf', batchSize: 10, transport: new WebhookTransport({ url: rx.url }) }], {
-      pollIntervalMs: 20,
-      retryInitialMs: 20,
-      ocsf: { connectionKind: () => 'shell' },
-    });
-    await stream.start();
+    let stream: AuditStream | undefined;
     try {
-      await waitFor(() => stream.status()[0]!.delivered === 40, 'every record past the damaged one delivered');
+      await appendMany(t.store, 40);
+      // Damaged by hand in the store, past its guard: the body is no longer JSON (verify reports it too).
+      const db = new Database(t.file);
+      db.exec('DROP TRIGGER audit_no_update');
+      db.prepare(`UPDATE audit SET body = '{"broken' WHERE seq = 7`).run();
+      db.close();
+      const started = new AuditStream(t.store, new MemoryCursorStore(), [{ name: 'ocsf', format: 'ocsf', batchSize: 10, transport: new WebhookTransport({ url: rx.url }) }], {
+        pollIntervalMs: 20,
+        retryInitialMs: 20,
+        ocsf: { connectionKind: () => 'shell' },
+      });
+      stream = started;
+      await started.start();
+      await waitFor(() => started.status()[0]!.delivered === 40, 'every record past the damaged one delivered');
       assertAllInOrder(rx.seqs(), 40);
       const lines = rx.batches.flatMap((b) => b.lines).map((l) => JSON.parse(l) as Record<string, unknown>);
       const broken = lines.find((l) => l.seq === 7);
@@ -154,12 +156,12 @@ void describe('audit stream: a record that cannot be formatted', () => {
       // The outcome of that action (seq 8) is formatted with its decision's intent: it cannot be either.
       assert.deepEqual(lines.filter((l) => l.sluice_stream_error).map((l) => l.seq), [7, 8]);
       assert.equal(lines.filter((l) => !l.sluice_stream_error).length, 38);
-      assert.equal(stream.status()[0]!.unformattable?.count, 2);
-      const [warning] = stream.warnings(40);
+      assert.equal(started.status()[0]!.unformattable?.count, 2);
+      const [warning] = started.warnings(40);
       assert.equal(warning?.code, 'audit_stream_unformattable');
       assert.match(warning!.message, /2 record\(s\) could not be formatted .*first seq 7/);
     } finally {
-      await stream.close();
+      await stream?.close();
       await rx.close();
       await t.cleanup();
     }
