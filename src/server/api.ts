@@ -155,8 +155,15 @@ async function ready(runtime: Runtime, res: ServerResponse): Promise<void> {
     // Commands still run and are recorded while checkpoints fail, so the node stays ready; the
     // operator needs to know that the ledger is not being sealed or anchored meanwhile.
     const checkpointError = runtime.checkpoints?.lastError;
+    // Records are safe in the journal while the store refuses them, and commands still run
+    // until the backlog fills: ready, but the operator must know.
+    const ledgerFailure = runtime.ledger.failure;
     const warnings = [
+      ...(ledgerFailure
+        ? [{ code: 'audit_store_failing', message: `audit records are journaled but not reaching the store (${runtime.ledger.pending} waiting; commands are refused once the backlog is full): ${ledgerFailure.message}` }]
+        : []),
       ...(checkpointError ? [{ code: 'checkpoint_failing', message: `audit checkpoints are not being written: ${checkpointError}` }] : []),
+      ...(runtime.retention?.lastError ? [{ code: 'retention_failing', message: `old audit records are not being pruned: ${runtime.retention.lastError}` }] : []),
       // Likewise a SIEM target that fails or lags: records wait in the ledger and nothing is lost.
       ...(runtime.stream?.warnings(head.seq) ?? []),
     ];
