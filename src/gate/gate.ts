@@ -363,9 +363,7 @@ export class Gate {
 
     // The recording holds the masked result; the outcome record names it (detail.recording).
     // A recorder that throws must not cost the outcome record: the failure goes into it instead.
-    // The recording shows the command as the ledger keeps it (values redacted), then the output.
-    const shown = action.auditCommand ?? this.deps.commandRedactor?.redact(action.command).command ?? action.command;
-    const recording = await this.deps.recorder?.record(shown === action.command ? action : { ...action, command: shown }, result).catch((error: unknown) => ({ error: (error as Error).message }));
+    const recording = this.deps.recorder ? await this.recordShown(action, result, this.deps.recorder) : undefined;
     const recorded = recording ? { ...admission, action: { ...action, detail: { ...action.detail, recording } } } : admission;
     await this.complete(recorded, { result, durationMs, ...(masked ? { masked } : {}), ...(secretsRedacted ? { secretsRedacted } : {}) });
     return {
@@ -377,6 +375,21 @@ export class Gate {
       ...(review ? { review } : {}),
       ...(masked ? { masked } : {}),
     };
+  }
+
+  /**
+   * Records what the caller was shown, as the ledger keeps things: the command and the output
+   * with secrets and personal data as keyed digests (audit.redact_commands), also where the
+   * caller saw them unmasked. A failure is returned for the outcome record, not thrown.
+   */
+  private async recordShown(action: Action, result: ExecutionResult, recorder: OutputRecorder): Promise<unknown> {
+    const redactor = this.deps.commandRedactor;
+    const redact = (text: string): string => redactor?.redact(text).command ?? text;
+    const command = action.auditCommand ?? redact(action.command);
+    const shown: ExecutionResult = redactor
+      ? { ...result, ...(result.stdout !== undefined ? { stdout: redact(result.stdout) } : {}), ...(result.stderr !== undefined ? { stderr: redact(result.stderr) } : {}) }
+      : result;
+    return recorder.record(command === action.command ? action : { ...action, command }, shown).catch((error: unknown) => ({ error: (error as Error).message }));
   }
 
   /** The review hook, for actions that are held without a connector (a reveal, masking/vault-reveal.ts). */

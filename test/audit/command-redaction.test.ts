@@ -4,7 +4,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createCommandRedactor } from '../../src/audit/command-redaction.js';
 import { ValueDigester } from '../../src/audit/value-digest.js';
@@ -60,6 +60,8 @@ void describe('command redaction', () => {
         'masking:',
         '  profiles:',
         '    pii: { detectors: [pii] }',
+        'audit:',
+        '  recordings: recordings',
         '',
       ].join('\n'),
     );
@@ -76,6 +78,13 @@ void describe('command redaction', () => {
       const body = JSON.parse(decision!.body) as { command: string; detail: { redacted?: Record<string, number> } };
       assert.equal(body.command, `echo ${runtime.valueDigester!.digest(TOKEN)}`);
       assert.deepEqual(body.detail.redacted, { secret: 1 });
+      // The shell recording shows the command and the output as the ledger keeps them: the
+      // caller saw the token (no masking applies to it), the recording holds its digest.
+      const casts = readdirSync(join(dir.path, 'recordings'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.cast'));
+      assert.equal(casts.length, 1);
+      const cast = readFileSync(join(dir.path, 'recordings', casts[0]!), 'utf8');
+      assert.ok(!cast.includes(TOKEN), 'no clear token in the recording');
+      assert.equal(cast.split(runtime.valueDigester!.digest(TOKEN)).length - 1, 3, 'the digest in the header, the prompt line and the output');
 
       // Output masked on the way back: the outcome keeps the masked values' digests only.
       const shown = await runtime.gate.run({ principal, session: 's1', connection: 'masked', door: 'api', command: 'printf "%s %s\\n" ada@example.com grace@example.com' });
