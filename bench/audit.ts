@@ -1,7 +1,9 @@
 // Audit ledger benchmark, on the embedded store (in a temp directory) and on PostgreSQL:
-//   node --import tsx bench/audit.ts [records] [appenders] [postgres://url] [--verify-only]
+//   node --import tsx bench/audit.ts [records] [appenders] [postgres://url] [--verify-only | --verify-export]
 // --verify-only: only the appends verify needs (checkpoints on), then verify several times
 // (SLUICE_BENCH_VERIFY_ROUNDS, default 3), alternating the modes, with medians.
+// --verify-export: the same store, exported to a JSONL file (writeAuditExport), then that file
+// verified offline (verifyAuditJsonl, checkpoint key trusted) several times, with medians.
 // Prints sustained appends/s through AuditLedger with many concurrent appenders (each awaiting
 // its own record before the next, like a door's sessions do), with signed checkpoints on, and
 // verify records/s (checkpoints checked), with the default worker threads and in one thread.
@@ -15,8 +17,9 @@
 // stores, ledgers and checkpoint writers on one schema).
 // Targets: >= 20,000 appends/s embedded and >= 10,000/s on PostgreSQL with checkpoints on,
 // >= 200,000 verified records/s.
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,15 +28,17 @@ import { openAuditJournal } from '../src/audit/journal-open.js';
 import { AuditLedger } from '../src/audit/ledger.js';
 import type { AuditDraft } from '../src/audit/record.js';
 import { CheckpointSigner } from '../src/audit/signing.js';
-import { verifyAudit } from '../src/audit/verify.js';
+import { writeAuditExport } from '../src/audit/export.js';
+import { verifyAudit, verifyAuditJsonl } from '../src/audit/verify.js';
 import pg from 'pg';
 import { redactUrl } from '../src/store/errors.js';
 import { PostgresStore } from '../src/store/postgres.js';
 import { SqliteStore } from '../src/store/sqlite.js';
 import type { Store } from '../src/store/store.js';
 
-const verifyOnly = process.argv.includes('--verify-only');
-const args = process.argv.slice(2).filter((a) => a !== '--verify-only');
+const verifyExport = process.argv.includes('--verify-export');
+const verifyOnly = process.argv.includes('--verify-only') || verifyExport;
+const args = process.argv.slice(2).filter((a) => a !== '--verify-only' && a !== '--verify-export');
 const total = Number(args[0] ?? 200_000);
 const appenders = Number(args[1] ?? 500);
 const verifyRounds = Number(process.env.SLUICE_BENCH_VERIFY_ROUNDS ?? (verifyOnly ? 3 : 1));
@@ -75,6 +80,8 @@ function mainThreadCpu(): number | undefined {
 
 interface AppendFigures {
   rate: number;
+  /** The public keys the checkpoint writers signed with. */
+  keys: KeyObject[];
 }
 
 /**
@@ -89,9 +96,10 @@ async function appendRun(stores: Store[], label: string, checkpoints = false, jo
       // file, on the chain a batch later); the time runs until the last one is on the chain.
       const journal = journaled ? await openAuditJournal(store) : undefined;
       const ledger = new AuditLedger(store, journal ? { journal: journal.journal } : {});
-      const writer = checkpoints ? new CheckpointWriter(store, ledger, CheckpointSigner.generate(), { every: 1000, intervalMs: 0 }) : undefined;
+      const signer = checkpoints ? CheckpointSigner.generate() : undefined;
+      const writer = signer ? new CheckpointWriter(store, ledger, signer, { every: 1000, intervalMs: 0 }) : undefined;
       await writer?.start();
-      return { ledger, writer };
+      return { ledger, writer, key: signer?.publicKey };
     }),
   );
   const perWorker = Math.ceil(total / appenders);
@@ -120,7 +128,7 @@ async function appendRun(stores: Store[], label: string, checkpoints = false, jo
       `${rate.toLocaleString('en')} records/s (${(appendMs / 1000).toFixed(2)} s)${cpu}, ` +
       `event loop delay p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
   );
-  return { rate };
+  return { rate, keys: nodes.flatMap((n) => (n.key ? [n.key] : [])) };
 }
 
 /** CPU seconds used by the whole process (every thread) so far. */
@@ -166,6 +174,37 @@ async function verifyRuns(store: Store, label: string): Promise<number> {
   return best;
 }
 
+/** Exports the store to a JSONL file, then verifies the file offline, `verifyRounds` times. */
+async function verifyExportRuns(store: Store, dir: string, trusted: KeyObject[]): Promise<number> {
+  const file = join(dir, 'export.jsonl');
+  const out = createWriteStream(file);
+  const exported = await writeAuditExport(store, out, { format: 'jsonl' });
+  out.end();
+  await finished(out);
+  console.log(`export: ${exported} records, ${(statSync(file).size / 1e6).toFixed(1)} MB`);
+  const rates: number[] = [];
+  const perRecord: number[] = [];
+  for (let round = 1; round <= verifyRounds; round++) {
+    const cpu0 = processCpu();
+    const t1 = performance.now();
+    const result = await verifyAuditJsonl(createReadStream(file), { checkpoints: { trusted } });
+    const verifyMs = performance.now() - t1;
+    const cpu = processCpu() - cpu0;
+    if (!result.ok) throw new Error(`verify failed: ${result.problem?.message}`);
+    if (result.count !== exported || !result.checkpoints || result.checkpoints.count === 0) throw new Error('verify checked too little');
+    const rate = Math.round(result.count / (verifyMs / 1000));
+    rates.push(rate);
+    perRecord.push((cpu * 1e6) / result.count);
+    console.log(
+      `verify export, round ${round}: ${result.count} records (${result.checkpoints.count} checkpoints checked): ` +
+        `${rate.toLocaleString('en')} records/s (${(verifyMs / 1000).toFixed(2)} s), ${((cpu * 1e6) / result.count).toFixed(2)} µs CPU/record`,
+    );
+  }
+  const m = median(rates);
+  console.log(`verify export: median ${m.toLocaleString('en')} records/s, ${median(perRecord).toFixed(2)} µs CPU/record, of ${rates.length}`);
+  return m;
+}
+
 const DEFAULT_PG = 'postgres://root@127.0.0.1:5432/test';
 
 async function main(): Promise<void> {
@@ -194,8 +233,15 @@ async function main(): Promise<void> {
     const sqlite = new SqliteStore({ path: join(dir, 'sluice.db') });
     try {
       await sqlite.migrate();
-      const { rate } = await appendRun([sqlite], 'embedded, writer thread', true);
+      const { rate, keys } = await appendRun([sqlite], 'embedded, writer thread', true);
       summary.push(`append, embedded store, checkpoints on: ${rate.toLocaleString('en')} records/s (goal 20,000)`);
+      if (verifyExport) {
+        // Only the one run of appends: the export is of the records it wrote, signed with its key.
+        const exportRate = await verifyExportRuns(sqlite, dir, keys);
+        summary.push(`verify export (JSONL file, offline, checkpoints checked): ${exportRate.toLocaleString('en')} records/s (goal 200,000)`);
+        console.log(`\nsummary (${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}):\n  ${summary.join('\n  ')}`);
+        return;
+      }
       // --verify-only: the same number of records, without the journal.
       const journaled = await appendRun([sqlite], 'embedded, writer thread', true, !verifyOnly);
       if (!verifyOnly) {

@@ -34,8 +34,10 @@ export function auditRowToJsonl(row: AuditRow): string {
   return out + `,"prevHash":${JSON.stringify(row.prevHash)},"hash":${JSON.stringify(row.hash)},"body":${row.body}}`;
 }
 
+const STRING_FIELDS = ['time', 'kind', 'prevHash', 'hash'] as const;
+
 /**
- * Parses one export line. The returned row has an empty `body`: the caller encodes the parsed
+ * Parses one export line. The returned row has no `body`: the caller encodes the parsed
  * body canonically (see verifyAuditJsonl).
  */
 export function parseJsonlLine(
@@ -50,7 +52,7 @@ export function parseJsonlLine(
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return { error: 'not a JSON object' };
   const o = v as Record<string, unknown>;
   if (typeof o.seq !== 'number') return { error: 'seq is missing or not a number' };
-  for (const k of ['time', 'kind', 'prevHash', 'hash'] as const) {
+  for (const k of STRING_FIELDS) {
     if (typeof o[k] !== 'string') return { error: `${k} is missing or not a string` };
   }
   if (typeof o.body !== 'object' || o.body === null || Array.isArray(o.body)) return { error: 'body is missing or not an object' };
