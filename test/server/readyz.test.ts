@@ -14,14 +14,8 @@ import { createKey } from '../../src/identity/keys.js';
 import { tempDir } from '../helpers.js';
 import { openRawSqlite } from '../store/raw-sqlite.js';
 
-describe('readiness with failing checkpoints', () => {
-  const dir = tempDir('sluice-readyz-');
-  let sluice: RunningSluice;
-  before(async () => {
-    mkdirSync(join(dir.path, 'files'));
-    // The anchor "file" is a directory: every anchor write fails.
-    mkdirSync(join(dir.path, 'anchor-is-a-dir'));
-    const config = `
+/** A gateway with the API and one shell connection that allows everything. */
+const SHELL_CONFIG = `
 store: { url: sqlite:store/sluice.db }
 listeners: { api: { address: 127.0.0.1:0 } }
 identities: { bot: { kind: agent } }
@@ -29,7 +23,16 @@ connections:
   sh: { kind: shell, cwd: files, run_as: { uid: 65534, gid: 65534 } }
 policy:
   rules: [{ name: all, effect: allow }]
-audit:
+`;
+
+describe('readiness with failing checkpoints', () => {
+  const dir = tempDir('sluice-readyz-');
+  let sluice: RunningSluice;
+  before(async () => {
+    mkdirSync(join(dir.path, 'files'));
+    // The anchor "file" is a directory: every anchor write fails.
+    mkdirSync(join(dir.path, 'anchor-is-a-dir'));
+    const config = `${SHELL_CONFIG}audit:
   checkpoint: { every: 1, interval: 1s, anchor: { file: anchor-is-a-dir } }
 `;
     sluice = await startSluice(loadConfigText(config, join(dir.path, 'sluice.yaml'), dir.path));
@@ -68,15 +71,7 @@ describe('readiness while the audit store refuses writes', () => {
   let sluice: RunningSluice;
   before(async () => {
     mkdirSync(join(dir.path, 'files'));
-    const config = `
-store: { url: sqlite:store/sluice.db }
-listeners: { api: { address: 127.0.0.1:0 } }
-identities: { bot: { kind: agent } }
-connections:
-  sh: { kind: shell, cwd: files, run_as: { uid: 65534, gid: 65534 } }
-policy:
-  rules: [{ name: all, effect: allow }]
-`;
+    const config = SHELL_CONFIG;
     sluice = await startSluice(loadConfigText(config, join(dir.path, 'sluice.yaml'), dir.path));
   });
   after(async () => {
