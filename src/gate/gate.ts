@@ -383,13 +383,17 @@ export class Gate {
    * caller saw them unmasked. A failure is returned for the outcome record, not thrown.
    */
   private async recordShown(action: Action, result: ExecutionResult, recorder: OutputRecorder): Promise<unknown> {
-    const redactor = this.deps.commandRedactor;
-    const redact = (text: string): string => redactor?.redact(text).command ?? text;
-    const command = action.auditCommand ?? redact(action.command);
-    const shown: ExecutionResult = redactor
-      ? { ...result, ...(result.stdout !== undefined ? { stdout: redact(result.stdout) } : {}), ...(result.stderr !== undefined ? { stderr: redact(result.stderr) } : {}) }
-      : result;
-    return recorder.record(command === action.command ? action : { ...action, command }, shown).catch((error: unknown) => ({ error: (error as Error).message }));
+    try {
+      const redactor = this.deps.commandRedactor;
+      const redact = (text: string): string => redactor?.redact(text).command ?? text;
+      const command = action.auditCommand ?? redact(action.command);
+      const shown: ExecutionResult = redactor
+        ? { ...result, ...(result.stdout !== undefined ? { stdout: redact(result.stdout) } : {}), ...(result.stderr !== undefined ? { stderr: redact(result.stderr) } : {}) }
+        : result;
+      return await recorder.record(command === action.command ? action : { ...action, command }, shown);
+    } catch (error) {
+      return { error: (error as Error).message };
+    }
   }
 
   /** The review hook, for actions that are held without a connector (a reveal, masking/vault-reveal.ts). */
@@ -498,9 +502,14 @@ function decisionDraft(action: Action, decision: Decision, digester: ValueDigest
  * `digestsCapped` when there were more). Without a digest key the values are left out.
  */
 function recordableMaskReport(report: MaskReport, digester: ValueDigester | undefined): MaskReport & { digests?: string[]; digestsCapped?: true } {
+  // `digestsCapped`: more values were masked than have digests (more than MAX_NOTED, or longer than MAX_NOTED_LENGTH).
   const noted = digester ? maskedValuesOf(report) : undefined;
-  if (!noted || noted.values.length === 0) return report;
-  return { ...report, digests: noted.values.map((v) => digester!.digest(v)), ...(noted.more ? { digestsCapped: true as const } : {}) };
+  if (!noted || (noted.values.length === 0 && !noted.more)) return report;
+  return {
+    ...report,
+    ...(noted.values.length > 0 ? { digests: noted.values.map((v) => digester!.digest(v)) } : {}),
+    ...(noted.more ? { digestsCapped: true as const } : {}),
+  };
 }
 
 function outcomeDraft(

@@ -86,7 +86,7 @@ export function reportOf(columns: string[], tally: Tally): MaskReport {
   const report: MaskReport = { columns, values: tally.values };
   if (Object.keys(tally.types).length > 0) report.types = { ...tally.types };
   if (tally.errors > 0) report.errors = tally.errors;
-  if (tally.noted.size > 0) maskedValues.set(report, { values: [...tally.noted], more: tally.more });
+  if (tally.noted.size > 0 || tally.more) maskedValues.set(report, { values: [...tally.noted], more: tally.more });
   return report;
 }
 

@@ -26,9 +26,13 @@ export function newTally(): Tally {
   return { values: 0, types: {}, errors: 0, noted: new Set(), more: false };
 }
 
+/** Longer masked values are not kept for digests (a result could otherwise pin huge cells in memory). */
+export const MAX_NOTED_LENGTH = 1024;
+
 /** Notes a value that was masked (the audit record gets its keyed digest, not the value). */
 export function noteMasked(tally: Tally, value: string): void {
-  if (tally.noted.size < MAX_NOTED) tally.noted.add(value);
+  if (value.length > MAX_NOTED_LENGTH) tally.more = true;
+  else if (tally.noted.size < MAX_NOTED) tally.noted.add(value);
   else if (!tally.more && !tally.noted.has(value)) tally.more = true;
 }
 

@@ -25,8 +25,13 @@ export interface HttpFetch extends FetchLike {
   close(): void;
 }
 
-export function createHttpFetch(options: { maxSockets?: number } = {}): HttpFetch {
-  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? 64 };
+/** No bytes from the upstream for this long ends the request (Node's fetch waits as long). */
+const IDLE_TIMEOUT_MS = 300_000;
+
+export function createHttpFetch(options: { maxSockets?: number; idleTimeoutMs?: number } = {}): HttpFetch {
+  // No cap by default, as with Node's fetch: a few slow calls must not queue all the others.
+  const agentOptions = { keepAlive: true, maxSockets: options.maxSockets ?? Infinity };
+  const idleTimeoutMs = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
   const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
 
   const request: FetchLike = (input, init = {}) => {
@@ -67,31 +72,47 @@ export function createHttpFetch(options: { maxSockets?: number } = {}): HttpFetc
 
       const req = (url.protocol === 'https:' ? https : http).request(url, { method: init.method ?? 'GET', headers, agent });
       req.on('error', fail);
+      // Idle sockets only: a stream that keeps sending stays open.
+      req.setTimeout(idleTimeoutMs, () => req.destroy(new Error(`no data from the upstream for ${idleTimeoutMs / 1000} s`)));
       req.on('response', (res) => {
         answer = res;
         res.on('close', release);
         const status = res.statusCode ?? 0;
         const responseHeaders = new Headers();
-        for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        try {
+          for (let i = 0; i < res.rawHeaders.length; i += 2) responseHeaders.append(res.rawHeaders[i]!, res.rawHeaders[i + 1]!);
+        } catch (error) {
+          res.destroy();
+          return fail(error as Error);
+        }
         const meta = { status, statusText: res.statusMessage ?? '', headers: responseHeaders };
-        const done = (response: Response): void => {
+        // Response refuses what HTTP parsers accept (status 600, control characters in the
+        // reason): that is a failed request, never an exception in a listener.
+        const done = (make: () => Response): void => {
           if (settled) return;
+          let response: Response;
+          try {
+            response = make();
+          } catch (error) {
+            res.destroy();
+            return fail(error as Error);
+          }
           settled = true;
           resolve(response);
         };
         if (NULL_BODY_STATUS.has(status) || init.method === 'HEAD') {
           res.resume();
-          return done(new Response(null, meta));
+          return done(() => new Response(null, meta));
         }
         const length = Number(res.headers['content-length'] ?? NaN);
         if (/^application\/json\b/i.test(res.headers['content-type'] ?? '') && length <= BUFFERED_JSON_BYTES) {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => done(new Response(Buffer.concat(chunks), meta)));
+          res.on('end', () => done(() => new Response(Buffer.concat(chunks), meta)));
           res.on('error', fail);
           return;
         }
-        done(new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
+        done(() => new Response(Readable.toWeb(res) as ReadableStream<Uint8Array>, meta));
       });
       signal?.addEventListener('abort', onAbort, { once: true });
       req.end(body ?? undefined);

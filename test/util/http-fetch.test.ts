@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { generateSelfSignedCertificate } from '../../src/doors/postgres/certificate.js';
 import { createHttpFetch } from '../../src/util/http-fetch.js';
 
@@ -111,6 +111,34 @@ void describe('createHttpFetch', () => {
     assert.equal(moved.headers.get('location'), '/echo');
     const form = await fetchHttp(`${base}/echo`, { method: 'POST', body: new URLSearchParams({ a: '1' }) });
     assert.equal(((await form.json()) as { body: string }).body, 'a=1');
+  });
+
+  it('a status line Response cannot carry (600, control characters) fails the request, it does not throw in a listener', async () => {
+    for (const line of ['HTTP/1.1 600 Weird', 'HTTP/1.1 200 A\u0001B']) {
+      const raw = createTcpServer((socket) => {
+        socket.once('data', () => socket.end(`${line}\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}`));
+      });
+      await new Promise<void>((resolve) => raw.listen(0, '127.0.0.1', resolve));
+      try {
+        await assert.rejects(fetchHttp(`http://127.0.0.1:${(raw.address() as AddressInfo).port}/`, { method: 'POST', body: '{}' }), (e: unknown) => e instanceof TypeError && e.message === 'fetch failed');
+      } finally {
+        await new Promise((resolve) => raw.close(resolve));
+      }
+    }
+  });
+
+  it('ends a request the upstream stops answering (idle timeout)', async () => {
+    const quiet = createHttpFetch({ idleTimeoutMs: 200 });
+    const accepted = new Set<import('node:net').Socket>();
+    const silent = createTcpServer((socket) => void accepted.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      await assert.rejects(quiet(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { method: 'POST', body: '{}' }), (e: unknown) => e instanceof TypeError && /no data from the upstream/.test(String((e.cause as Error).message)));
+    } finally {
+      quiet.close();
+      for (const socket of accepted) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('checks https certificates: a self-signed server is refused', async () => {

@@ -446,6 +446,10 @@ export class ProxySession {
     const run = await this.settings.gate.detokeniseValues(admission.action, admission.decision, texts);
     if (this.closed) return;
     if (!run.ok) return fail(run.error.message);
+    // A parameter that is replaced is re-encoded whole: it must have decoded without loss.
+    if (limit === Infinity && params.some((p, i) => p !== null && texts[i] !== null && run.values[i] !== texts[i] && !isUtf8(p))) {
+      return fail('Sluice did not put the values of placeholders into the parameters: a parameter holding a placeholder is not valid UTF-8');
+    }
     const values = params.map((p, i) => (texts[i] === null || run.values[i] === texts[i] ? p : run.values[i]!));
     if (values.some((v) => typeof v === 'string' && limit !== Infinity && [...v].some((c) => c.codePointAt(0)! > limit))) {
       return fail('Sluice did not put the values of placeholders into the parameters: a value has characters the client_encoding cannot carry');

@@ -143,6 +143,15 @@ describe('postgres door: masking', () => {
     assert.ok(!JSON.stringify(outcome).includes('ada@example.com'));
   });
 
+  it('keeps no digest of a long masked value (a result cannot pin huge cells in memory), and says so', async () => {
+    const sql = `SELECT repeat('x', 2000) || '@example.com' AS email /* long */`;
+    const r = await psql(f.url('carol', carol), `${sql};\n`);
+    assert.equal(r.stdout.trim(), '[masked]');
+    const decision = (await f.audit({ kind: 'decision' })).find((x) => String(x.command).startsWith(sql));
+    const [outcome] = await f.outcomes(decision?.actionId);
+    assert.deepEqual(outcome?.detail?.masked, { columns: ['email'], values: 1, digestsCapped: true });
+  });
+
   it('keeps the digests of the first 100 distinct masked values of a statement, and says when there were more', async () => {
     const sql = `SELECT 'user' || g || '@example.com' AS email FROM generate_series(1, 150) g /* many */`;
     const r = await psql(f.url('carol', carol), `${sql};\n`);
