@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { generateSelfSignedCertificate } from '../../src/doors/postgres/certificate.js';
 import { createHttpFetch } from '../../src/util/http-fetch.js';
 
@@ -129,7 +129,7 @@ void describe('createHttpFetch', () => {
 
   it('ends a request the upstream stops answering (idle timeout)', async () => {
     const quiet = createHttpFetch({ idleTimeoutMs: 200 });
-    const accepted = new Set<import('node:net').Socket>();
+    const accepted = new Set<Socket>();
     const silent = createTcpServer((socket) => void accepted.add(socket));
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
