@@ -9,7 +9,7 @@ import type { ReviewHook, ReviewOutcome, AuditAppender } from '../approvals/revi
 import type { Connector, ExecutionResult } from '../connectors/connector.js';
 import { maskedValuesOf, maskResult, type CompiledMaskingProfile, type MaskReport } from '../masking/columns.js';
 import { redactKnownSecrets } from '../masking/known-secrets.js';
-import type { CommandRedactor } from '../audit/command-redaction.js';
+import type { CommandRedactor, RedactedCommand } from '../audit/command-redaction.js';
 import type { DetokenisedValues, DetokeniseOutcome, Detokeniser } from '../masking/detokenise.js';
 import type { ReviewRecord } from '../store/store.js';
 import { newUuid } from '../util/ids.js';
@@ -448,6 +448,19 @@ export class Gate {
   }
 }
 
+/**
+ * The command as the decision record keeps it. A redactor that fails (a bug) must neither
+ * record the text in clear nor stop the record: the text is withheld and the record says why.
+ */
+function redactedCommand(command: string, redactor: CommandRedactor | undefined): RedactedCommand {
+  if (!redactor) return { command };
+  try {
+    return redactor.redact(command);
+  } catch {
+    return { command: '[withheld: redaction failed]', redacted: { failed: 1 } };
+  }
+}
+
 function safeAnalyse(analyser: Analyser, command: string, session?: AnalysisSession): Intent {
   try {
     return analyser.analyse(command, session);
@@ -470,7 +483,7 @@ function actorFields(action: Action) {
 
 function decisionDraft(action: Action, decision: Decision, digester: ValueDigester | undefined, redactor: CommandRedactor | undefined): AuditDraft {
   // A tool call's own rendering has its values digested already.
-  const recorded = action.auditCommand !== undefined ? { command: action.auditCommand } : (redactor?.redact(action.command) ?? { command: action.command });
+  const recorded = action.auditCommand !== undefined ? { command: action.auditCommand } : redactedCommand(action.command, redactor);
   return {
     kind: 'decision',
     ...actorFields(action),

@@ -7,6 +7,7 @@ import Database from 'libsql';
 import { join } from 'node:path';
 import { createAnalysers } from '../../src/analyse/index.js';
 import type { Analyser } from '../../src/analyse/analyser.js';
+import type { CommandRedactor } from '../../src/audit/command-redaction.js';
 import { AuditJournal } from '../../src/audit/journal.js';
 import { AuditLedger } from '../../src/audit/ledger.js';
 import { decideReview, StoreReviewHook } from '../../src/approvals/reviews.js';
@@ -43,7 +44,7 @@ describe('gate', () => {
     work.remove();
   });
 
-  function makeGate(options: { policy?: PolicyDecider; reviewTimeoutMs?: number; store?: Store; ledger?: AuditLedger } = {}) {
+  function makeGate(options: { policy?: PolicyDecider; reviewTimeoutMs?: number; store?: Store; ledger?: AuditLedger; commandRedactor?: CommandRedactor } = {}) {
     const s = options.store ?? store;
     const ledger = options.ledger ?? new AuditLedger(s);
     const shell: GateConnection = {
@@ -74,6 +75,7 @@ describe('gate', () => {
       reviews: new StoreReviewHook(s, ledger, { timeoutMs: options.reviewTimeoutMs ?? 10_000, pollMs: 20 }),
       connection: (name) => (name === 'sh' ? shell : name === 'db' ? db : undefined),
       maskingProfiles: new Map([['pii', compileMaskingProfile('pii', { columns: ['email'], replacement: 'redact' })]]),
+      ...(options.commandRedactor ? { commandRedactor: options.commandRedactor } : {}),
     });
     return { gate, ledger };
   }
@@ -115,6 +117,17 @@ describe('gate', () => {
       await ledger.close();
       journalDir.remove();
     }
+  });
+
+  it('a command redactor that fails withholds the command text in the record, and the decision is still recorded', async () => {
+    const broken = { redact: () => { throw new Error('detector bug'); } } as unknown as CommandRedactor;
+    const { gate } = makeGate({ commandRedactor: broken });
+    const outcome = await gate.run({ principal: agent, session: 's1', connection: 'sh', door: 'test', command: 'echo secret-ish' });
+    assert.equal(outcome.status, 'executed');
+    const records = await recordsFor(outcome.action.id);
+    assert.equal(records[0]!.kind, 'decision');
+    assert.equal(records[0]!.command, '[withheld: redaction failed]');
+    assert.deepEqual((records[0]!.detail as { redacted?: unknown }).redacted, { failed: 1 });
   });
 
   it('does not run a denied command, and records the denial', async () => {
