@@ -199,6 +199,16 @@ void describe('postgres connector: cancellation and timeouts', () => {
     return (r.rows[0] as { n: number }).n;
   }
 
+  /** The server sends the cancel's ErrorResponse before it marks the backend idle: allow it 2 s to get there. */
+  async function activeSleepsSettled(): Promise<number> {
+    let active = await activeSleeps();
+    for (let i = 0; active > 0 && i < 40; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      active = await activeSleeps();
+    }
+    return active;
+  }
+
   void it('cancels a running query on the server when the caller aborts', async () => {
     const c = connector({ maxConnections: 1 });
     const controller = new AbortController();
@@ -209,7 +219,7 @@ void describe('postgres connector: cancellation and timeouts', () => {
     assert.equal(r.ok, false);
     assert.equal(r.error?.code, 'aborted');
     assert.ok(elapsed < 3000, `returned after ${elapsed} ms`);
-    assert.equal(await activeSleeps(), 0, 'the backend no longer runs the query');
+    assert.equal(await activeSleepsSettled(), 0, 'the backend no longer runs the query');
     const next = await c.execute('SELECT 7', ctx);
     assert.deepEqual(next.rows, [[7]], 'the connector stays usable');
   });
@@ -235,7 +245,7 @@ void describe('postgres connector: cancellation and timeouts', () => {
     assert.equal(r.error?.code, 'timeout');
     assert.equal(r.timedOut, true);
     assert.ok(elapsed >= 1200 && elapsed < 5000, `returned after ${elapsed} ms`);
-    assert.equal(await activeSleeps(), 0);
+    assert.equal(await activeSleepsSettled(), 0);
   });
 });
 
