@@ -2,6 +2,7 @@
 //   node --import tsx bench/audit.ts [records] [appenders] [postgres://url] [--verify-only | --verify-export]
 // --verify-only: only the appends verify needs (checkpoints on), then verify several times
 // (SLUICE_BENCH_VERIFY_ROUNDS, default 3), alternating the modes, with medians.
+// (SLUICE_BENCH_EMBEDDED=off with --verify-only: PostgreSQL only.)
 // --verify-export: the same store, exported to a JSONL file (writeAuditExport), then that file
 // verified offline (verifyAuditJsonl, checkpoint key trusted) several times, with medians.
 // Prints sustained appends/s through AuditLedger with many concurrent appenders (each awaiting
@@ -215,42 +216,48 @@ async function main(): Promise<void> {
   const schema = `sluice_bench_${randomBytes(4).toString('hex')}`;
   const summary: string[] = [];
   try {
-    console.log('store: embedded SQLite, synchronous=FULL');
-    // Inline (everything on the main thread, as before the writer thread) against the
-    // writer thread, alternating, each on a file of its own so both start equally empty.
-    const rounds = verifyOnly ? 0 : Number(process.env.SLUICE_BENCH_ROUNDS ?? 1);
-    for (let round = 1; round <= rounds; round++) {
-      for (const mode of ['inline', 'thread'] as const) {
-        const other = new SqliteStore({ path: join(dir, `${mode}-${round}.db`), auditWriter: mode });
-        try {
-          await other.migrate();
-          await appendRun([other], `${mode === 'thread' ? 'writer thread' : 'inline'}, round ${round}`);
-        } finally {
-          await other.close();
+    // --verify-only with SLUICE_BENCH_EMBEDDED=off: PostgreSQL only (its figures do not
+    // depend on the embedded runs, which take minutes with few appenders).
+    if (!verifyExport && verifyOnly && process.env.SLUICE_BENCH_EMBEDDED === 'off') {
+      summary.push('embedded store: skipped (SLUICE_BENCH_EMBEDDED=off)');
+    } else {
+      console.log('store: embedded SQLite, synchronous=FULL');
+      // Inline (everything on the main thread, as before the writer thread) against the
+      // writer thread, alternating, each on a file of its own so both start equally empty.
+      const rounds = verifyOnly ? 0 : Number(process.env.SLUICE_BENCH_ROUNDS ?? 1);
+      for (let round = 1; round <= rounds; round++) {
+        for (const mode of ['inline', 'thread'] as const) {
+          const other = new SqliteStore({ path: join(dir, `${mode}-${round}.db`), auditWriter: mode });
+          try {
+            await other.migrate();
+            await appendRun([other], `${mode === 'thread' ? 'writer thread' : 'inline'}, round ${round}`);
+          } finally {
+            await other.close();
+          }
         }
       }
-    }
-    const sqlite = new SqliteStore({ path: join(dir, 'sluice.db') });
-    try {
-      await sqlite.migrate();
-      const { rate, keys } = await appendRun([sqlite], 'embedded, writer thread', true);
-      summary.push(`append, embedded store, checkpoints on: ${rate.toLocaleString('en')} records/s (goal 20,000)`);
-      if (verifyExport) {
-        // Only the one run of appends: the export is of the records it wrote, signed with its key.
-        const exportRate = await verifyExportRuns(sqlite, dir, keys);
-        summary.push(`verify export (JSONL file, offline, checkpoints checked): ${exportRate.toLocaleString('en')} records/s (goal 200,000)`);
-        console.log(`\nsummary (${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}):\n  ${summary.join('\n  ')}`);
-        return;
+      const sqlite = new SqliteStore({ path: join(dir, 'sluice.db') });
+      try {
+        await sqlite.migrate();
+        const { rate, keys } = await appendRun([sqlite], 'embedded, writer thread', true);
+        summary.push(`append, embedded store, checkpoints on: ${rate.toLocaleString('en')} records/s (goal 20,000)`);
+        if (verifyExport) {
+          // Only the one run of appends: the export is of the records it wrote, signed with its key.
+          const exportRate = await verifyExportRuns(sqlite, dir, keys);
+          summary.push(`verify export (JSONL file, offline, checkpoints checked): ${exportRate.toLocaleString('en')} records/s (goal 200,000)`);
+          console.log(`\nsummary (${availableParallelism()} CPUs, load average ${loadavg()[0]!.toFixed(1)}):\n  ${summary.join('\n  ')}`);
+          return;
+        }
+        // --verify-only: the same number of records, without the journal.
+        const journaled = await appendRun([sqlite], 'embedded, writer thread', true, !verifyOnly);
+        if (!verifyOnly) {
+          summary.push(`append, embedded store, checkpoints on, through the journal (the gate's path): ${journaled.rate.toLocaleString('en')} records/s (goal 20,000)`);
+        }
+        const verify = await verifyRuns(sqlite, 'embedded');
+        summary.push(`verify, embedded store: ${verify.toLocaleString('en')} records/s (goal 200,000)`);
+      } finally {
+        await sqlite.close();
       }
-      // --verify-only: the same number of records, without the journal.
-      const journaled = await appendRun([sqlite], 'embedded, writer thread', true, !verifyOnly);
-      if (!verifyOnly) {
-        summary.push(`append, embedded store, checkpoints on, through the journal (the gate's path): ${journaled.rate.toLocaleString('en')} records/s (goal 20,000)`);
-      }
-      const verify = await verifyRuns(sqlite, 'embedded');
-      summary.push(`verify, embedded store: ${verify.toLocaleString('en')} records/s (goal 200,000)`);
-    } finally {
-      await sqlite.close();
     }
 
     if (pgUrl === 'off') {

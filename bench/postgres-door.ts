@@ -26,6 +26,7 @@
 // audit: a diagnosis of what the door's relay costs by itself, never a deployment mode.
 // --gate pipe runs no Sluice at all but a Node.js TCP relay that copies bytes both ways: what
 // any proxy written for Node costs on this machine before it reads a single message.
+// BENCH_CPU_PROF=DIR writes a V8 CPU profile of the Sluice process (each thread) into DIR.
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -365,7 +366,9 @@ async function main(): Promise<void> {
     // Sluice's door in its own process.
     const sluiceDir = join(work, 'sluice');
     mkdirSync(sluiceDir, { recursive: true });
-    const sluice = cleanup.spawn(process.execPath, ['--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--database', database, '--dir', sluiceDir, '--store-sync', storeSync, '--gate', gateMode], {
+    // BENCH_CPU_PROF=dir: write a V8 CPU profile of the Sluice process there (diagnosis).
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_CPU_PROF] : [];
+    const sluice = cleanup.spawn(process.execPath, [...profile, '--import', 'tsx', new URL(import.meta.url).pathname, '--serve', '--database', database, '--dir', sluiceDir, '--store-sync', storeSync, '--gate', gateMode], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, SLUICE_LOG_LEVEL: 'warn' },
     });

@@ -117,7 +117,7 @@ export async function startRuntime(loaded: LoadedConfig, options: { observer?: G
     await store.close();
     throw error;
   }
-  const retention = startRetention(loaded.config, store, ledger);
+  const retention = startRetention(loaded.config, store, ledger, recordingsPath(loaded.config, loaded.baseDir));
   const analysers = await createAnalysers();
   let policy: PolicyDecider = loaded.policy;
   const connections = buildConnections(loaded);

@@ -69,7 +69,7 @@ export class CommandRedactor {
  * `PASSWORD '...'` (CREATE/ALTER ROLE/USER) and MySQL's `IDENTIFIED BY '...'`.
  */
 const SQL_PASSWORD_RULES = [
-  { type: 'secret', regex: String.raw`\b(?:PASSWORD|IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY)\s+'((?:[^']|'')*)'`, group: 1, case_insensitive: true },
+  { type: 'secret', regex: String.raw`\b(?:PASSWORD|IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY)\s+'((?:[^']|'')*)'`, group: 1, case_insensitive: true, keywords: ['password', 'identified'] },
 ];
 
 /** The gate's command redactor for `audit.redact_commands` (undefined when off). */

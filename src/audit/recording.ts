@@ -87,7 +87,10 @@ export class ShellRecorder implements OutputRecorder {
   }
 
   private async write(action: Action, text: string): Promise<RecordingRef> {
-    const day = action.time.toISOString().slice(0, 10);
+    // Filed under the day it is written, not the day the action came in (a review hold or a
+    // long command can take days): retention (recording-retention.ts) relies on the outcome
+    // record that names it being written the same day or the next.
+    const day = new Date().toISOString().slice(0, 10);
     const name = SAFE_NAME.test(action.id) ? action.id : createHash('sha256').update(action.id).digest('hex').slice(0, 32);
     const rel = posix.join(day, `${name}.cast`);
     const folder = join(this.dir, day);

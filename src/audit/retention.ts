@@ -14,6 +14,7 @@ import { log } from '../util/log.js';
 import { CheckpointChecker, PRUNE_EVENT, parseKeyAnnouncement, parseSignedCheckpoint, type SigningKeyAnnouncement } from './checkpoints.js';
 import type { AuditLedger } from './ledger.js';
 import { MerkleFrontier } from './merkle.js';
+import { pruneRecordings, type RecordingPruneResult } from './recording-retention.js';
 import { BASE_FORMAT, loadRetentionBase, type RetentionBase } from './retention-base.js';
 import type { SignedCheckpoint } from './signing.js';
 import { ChainChecker } from './verify.js';
@@ -168,12 +169,13 @@ export class RetentionPruner {
   private running: Promise<void> | undefined;
   lastError: string | undefined;
   lastResult: PruneResult | undefined;
+  lastRecordings: RecordingPruneResult | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly ledger: AuditLedger,
     private readonly maxAgeMs: number,
-    private readonly options: { intervalMs?: number; firstDelayMs?: number; now?: () => Date } = {},
+    private readonly options: { intervalMs?: number; firstDelayMs?: number; now?: () => Date; recordings?: string } = {},
   ) {}
 
   start(): void {
@@ -193,14 +195,30 @@ export class RetentionPruner {
     let result: PruneResult | undefined;
     this.running = (async () => {
       const now = this.options.now?.() ?? new Date();
+      const before = new Date(now.getTime() - this.maxAgeMs);
       try {
-        result = await pruneAudit(this.store, this.ledger, { before: new Date(now.getTime() - this.maxAgeMs), now: () => now });
+        result = await pruneAudit(this.store, this.ledger, { before, now: () => now });
         this.lastResult = result;
-        this.lastError = undefined;
         if (result.deleted > 0) log.info({ deleted: result.deleted, upto: result.upto }, 'pruned audit records older than the retention age');
+        this.lastError = undefined;
       } catch (error) {
         this.lastError = error instanceof Error ? error.message : String(error);
         log.error({ error: this.lastError }, 'could not prune the audit ledger; will retry');
+      }
+      // After the records (also when they could not be pruned this time: older recordings may
+      // still be due): a recording goes only once no retained record can name it.
+      if (this.options.recordings) {
+        try {
+          const recordings = await pruneRecordings(this.options.recordings, this.store, before, now);
+          this.lastRecordings = recordings;
+          if (recordings.files > 0) log.info({ files: recordings.files, folders: recordings.folders }, 'deleted shell recordings older than the retention age');
+          if (recordings.kept.length > 0) log.warn({ kept: recordings.kept.slice(0, 10) }, 'old recording folders hold files Sluice did not write; left in place');
+          if (recordings.errors.length > 0) throw new Error(recordings.errors.slice(0, 3).join('; '));
+        } catch (error) {
+          const message = `could not delete old shell recordings: ${error instanceof Error ? error.message : String(error)}`;
+          this.lastError = this.lastError ? `${this.lastError}; ${message}` : message;
+          log.error({ error: message }, 'could not delete old shell recordings; will retry');
+        }
       }
     })().finally(() => {
       this.running = undefined;
@@ -216,11 +234,14 @@ export class RetentionPruner {
   }
 }
 
-/** The periodic prune for a runtime when `audit.retention` is set (started; close it on shutdown). */
-export function startRetention(config: SluiceConfig, store: Store, ledger: AuditLedger): RetentionPruner | undefined {
+/**
+ * The periodic prune for a runtime when `audit.retention` is set (started; close it on
+ * shutdown); `recordings`, the shell recordings directory, is pruned with the records.
+ */
+export function startRetention(config: SluiceConfig, store: Store, ledger: AuditLedger, recordings?: string): RetentionPruner | undefined {
   const age = config.audit.retention;
   if (age === undefined) return undefined;
-  const pruner = new RetentionPruner(store, ledger, age);
+  const pruner = new RetentionPruner(store, ledger, age, recordings ? { recordings } : {});
   pruner.start();
   return pruner;
 }

@@ -27,16 +27,16 @@
 // kept elsewhere (the signed checkpoints of the ledger).
 import { hash as oneShotHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { StringDecoder } from 'node:string_decoder';
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import type { AuditRow, ChainHead, Store } from '../store/store.js';
 import { GENESIS_HEAD } from '../store/store.js';
-import { recordHash } from './chain.js';
-import { AUDIT_FORMAT_VERSION } from './record.js';
-import { MAX_CANONICAL_DEPTH, canonicalJson } from './canonical.js';
 import { CheckpointChecker, type CheckerBase, type CheckpointCheckerOptions, type CheckpointSummary } from './checkpoints.js';
-import { parseJsonlLine } from './export.js';
+import { RecordFault, SPECIAL_KINDS, recordChecks, type Body } from './verify-record.js';
+import { startVerifyWorker } from './verify-threads.js';
+import { canonicalBodyText, checkJsonl } from './verify-jsonl.js';
 import { checkBase, loadRetentionBase } from './retention-base.js';
+
+export { canonicalBodyText };
 
 export type AuditProblemKind =
   | 'malformed'
@@ -60,6 +60,9 @@ export interface AuditProblem {
   kind: AuditProblemKind;
   message: string;
 }
+
+/** What the order and link checks need of a record (its body was checked apart: recordChecks). */
+export type PreparedRow = Pick<AuditRow, 'seq' | 'kind' | 'prevHash' | 'hash'>;
 
 export interface VerifyResult {
   ok: boolean;
@@ -100,6 +103,14 @@ export interface VerifyOptions {
 
 export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'workers' | 'leaveChunksToWorkers'> {
   /**
+   * Worker threads that parse and hash batches of lines of a large export while this thread
+   * checks them in order and prepares batches too (default: one per CPU but one, at most 7).
+   * 0: this thread only. Small exports (under 4 MiB) are always checked in this thread.
+   */
+  workers?: number;
+  /** Tests: characters per batch of lines (default 512 KiB); exports under 8 batches stay in this thread. */
+  batchChars?: number;
+  /**
    * For filtered or partial exports: gaps in seq are allowed and links are checked only
    * between consecutive records; each record's own hash and columns are still checked.
    */
@@ -113,26 +124,6 @@ export interface VerifyJsonlOptions extends Omit<VerifyOptions, 'pageSize' | 'wo
   base?: unknown;
 }
 
-type Body = Record<string, unknown>;
-
-/**
- * The first search column that differs from the body field of the same name (absent and
- * null columns equal an absent field). Written out rather than looped: this runs per record.
- */
-function mismatchedColumn(row: AuditRow, body: Body): keyof AuditRow | undefined {
-  if (row.time !== body.time) return 'time';
-  if (row.kind !== body.kind) return 'kind';
-  if ((row.actionId ?? undefined) !== body.actionId) return 'actionId';
-  if ((row.session ?? undefined) !== body.session) return 'session';
-  if ((row.principal ?? undefined) !== body.principal) return 'principal';
-  if ((row.connection ?? undefined) !== body.connection) return 'connection';
-  if ((row.effect ?? undefined) !== body.effect) return 'effect';
-  return undefined;
-}
-
-/** Kinds whose body the checkpoint checks look into (checkpoints.ts). */
-const SPECIAL_KINDS = new Set(['checkpoint', 'key', 'system']);
-
 /** How many recent records a checker remembers (see `inserted`). */
 export const RECENT = 1024;
 
@@ -140,7 +131,10 @@ export const RECENT = 1024;
 export class ChainChecker {
   count = 0;
   head: ChainHead = { ...GENESIS_HEAD };
-  /** The parsed body of the record last checked. */
+  /**
+   * The parsed body of the record last checked: whole for the kinds the checkpoint checks look
+   * into (SPECIAL_KINDS), otherwise possibly only the fields recordChecks reads.
+   */
   body: Body | undefined;
   private expected = 1;
   /** False after a gap in partial mode: the next record's link cannot be checked. */
@@ -175,7 +169,24 @@ export class ChainChecker {
    * body text is parsed here. Returns the problem, or undefined when the record is good.
    */
   check(row: AuditRow, parsed?: Body): AuditProblem | undefined {
-    const seq = row.seq;
+    const early = this.checkOrder(row.seq);
+    if (early) return early;
+    if (typeof row.prevHash !== 'string' || typeof row.hash !== 'string' || typeof row.body !== 'string') {
+      return { seq: row.seq, kind: 'malformed', message: `record ${row.seq}: prevHash, hash or body is missing` };
+    }
+    return this.checkRest(row, recordChecks(row, parsed));
+  }
+
+  /**
+   * check() for a record whose record-only checks (recordChecks) were made elsewhere, with
+   * their outcome; `leaf`: its Merkle leaf hash when already computed (verify-jsonl.ts).
+   */
+  checkPrepared(row: PreparedRow, checked: Body | RecordFault, leaf?: Buffer): AuditProblem | undefined {
+    return this.checkOrder(row.seq) ?? this.checkRest(row, checked, leaf);
+  }
+
+  /** The seq against the records before (a gap in partial mode only unlinks). */
+  private checkOrder(seq: number): AuditProblem | undefined {
     if (!Number.isSafeInteger(seq) || seq < 1) {
       return { seq: this.expected, kind: 'malformed', message: `record after seq ${this.head.seq} has an invalid seq ${String(seq)}` };
     }
@@ -190,62 +201,14 @@ export class ChainChecker {
       if (!this.options.partial) return this.gap(seq, true);
       this.linked = false;
     }
+    return undefined;
+  }
 
-    if (typeof row.prevHash !== 'string' || typeof row.hash !== 'string' || typeof row.body !== 'string') {
-      return { seq, kind: 'malformed', message: `record ${seq}: prevHash, hash or body is missing` };
-    }
-    if (recordHash(row.prevHash, row.body) !== row.hash) {
-      return {
-        seq,
-        kind: 'edited',
-        message: `record ${seq} was changed: its hash does not match its body and prevHash`,
-      };
-    }
-    let body = parsed;
-    if (body === undefined) {
-      try {
-        body = JSON.parse(row.body) as Body;
-      } catch {
-        return { seq, kind: 'malformed', message: `record ${seq}: the body is not valid JSON` };
-      }
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      return { seq, kind: 'malformed', message: `record ${seq}: the body is not a JSON object` };
-    }
-
-    if (body.v !== AUDIT_FORMAT_VERSION) {
-      return { seq, kind: 'malformed', message: `record ${seq}: unknown body format version ${JSON.stringify(body.v)}` };
-    }
-    const bodySeq = body.seq;
-    if (bodySeq !== seq) {
-      if (typeof bodySeq !== 'number' || !Number.isSafeInteger(bodySeq) || bodySeq < 1) {
-        return { seq, kind: 'malformed', message: `record ${seq}: the body has no valid seq` };
-      }
-      if (bodySeq < seq) {
-        // Either this record is a copy of record bodySeq put in here (then it is the first bad
-        // one), or it is the original bodySeq pushed back by records inserted before it.
-        if (this.hashOf(bodySeq) === row.hash) {
-          return {
-            seq,
-            kind: 'inserted',
-            message: `the record stored as ${seq} is a copy of record ${bodySeq}: it was inserted and the rest renumbered`,
-          };
-        }
-        return {
-          seq: bodySeq,
-          kind: 'inserted',
-          message:
-            `the record stored as ${seq} is record ${bodySeq} by its body: ` +
-            (seq - bodySeq === 1
-              ? `a record was inserted at seq ${bodySeq} and the rest renumbered`
-              : `${seq - bodySeq} records were inserted from seq ${bodySeq} and the rest renumbered`),
-        };
-      }
-      return {
-        seq,
-        kind: 'reordered',
-        message: `the record stored as ${seq} is record ${bodySeq} by its body: records were moved, or removed and the rest renumbered`,
-      };
+  /** After the order: the record-only outcome and the link, in a sequential walk's order, then the checkpoints. */
+  private checkRest(row: PreparedRow, checked: Body | RecordFault, leaf?: Buffer): AuditProblem | undefined {
+    const seq = row.seq;
+    if (checked instanceof RecordFault && !checked.afterLink) {
+      return checked.copyOf === undefined ? checked.problem : this.inserted(seq, checked.copyOf, row.hash);
     }
     if (this.linked && row.prevHash !== this.head.hash) {
       if (seq === 1) {
@@ -257,20 +220,12 @@ export class ChainChecker {
         message: `record ${seq - 1} is not the record that ${seq} was chained to: it was rewritten and rehashed (or record ${seq}'s link was)`,
       };
     }
-    const col = mismatchedColumn(row, body);
-    if (col !== undefined) {
-      const stored = (row as unknown as Record<string, unknown>)[col] ?? undefined;
-      return {
-        seq,
-        kind: 'column-mismatch',
-        message: `record ${seq}: the ${col} column (${describe(stored)}) differs from the body (${describe(body[col])})`,
-      };
-    }
-
+    if (checked instanceof RecordFault) return checked.problem;
+    const body = checked;
     this.body = body;
     const cp = this.options.checkpoints;
     if (cp) {
-      const problem = cp.check(row, body);
+      const problem = cp.check(row, body, leaf);
       if (problem) return problem;
     }
     const expect = this.options.expectHead;
@@ -281,6 +236,30 @@ export class ChainChecker {
     this.accept(seq, row.hash);
     this.count += 1;
     return undefined;
+  }
+
+  /**
+   * The record stored as `seq` is record `bodySeq` by its body: either a copy of that record
+   * put in here (then it is the first bad one), or the original pushed back by records
+   * inserted before it.
+   */
+  private inserted(seq: number, bodySeq: number, hash: string): AuditProblem {
+    if (this.hashOf(bodySeq) === hash) {
+      return {
+        seq,
+        kind: 'inserted',
+        message: `the record stored as ${seq} is a copy of record ${bodySeq}: it was inserted and the rest renumbered`,
+      };
+    }
+    return {
+      seq: bodySeq,
+      kind: 'inserted',
+      message:
+        `the record stored as ${seq} is record ${bodySeq} by its body: ` +
+        (seq - bodySeq === 1
+          ? `a record was inserted at seq ${bodySeq} and the rest renumbered`
+          : `${seq - bodySeq} records were inserted from seq ${bodySeq} and the rest renumbered`),
+    };
   }
 
   /**
@@ -462,9 +441,17 @@ export function storeChunkReader(store: Store): ChunkReader {
  * chunk's business), and gives back what the checkpoint checks need of the good ones.
  */
 export async function checkChunk(read: ChunkReader, job: ChunkJob, cancelled?: () => boolean): Promise<ChunkOutcome | undefined> {
+  // Seeded with the one record before; only a chunk with a problem is checked again with the
+  // memory of RECENT records before it, which only the `inserted` judgement can need.
+  const outcome = await checkChunkSeeded(read, job, 1, cancelled);
+  if (!outcome?.problem || job.from || job.first <= 1) return outcome;
+  return checkChunkSeeded(read, job, RECENT, cancelled);
+}
+
+async function checkChunkSeeded(read: ChunkReader, job: ChunkJob, recent: number, cancelled?: () => boolean): Promise<ChunkOutcome | undefined> {
   const checker = new ChainChecker(job.from ? { from: job.from } : {});
   if (!job.from && job.first > 1) {
-    const before = await read.hashes(Math.max(job.floor, job.first - 1 - RECENT), job.first, RECENT);
+    const before = await read.hashes(Math.max(job.floor, job.first - 1 - recent), job.first, recent);
     for (const row of before) checker.accept(row.seq, row.hash);
     if (before[before.length - 1]?.seq !== job.first - 1) checker.accept(job.first - 1, '');
   }
@@ -472,29 +459,33 @@ export async function checkChunk(read: ChunkReader, job: ChunkJob, cancelled?: (
   const out = Buffer.allocUnsafeSlow(STRIDE * (job.last - job.first + 1));
   const special: ChunkOutcome['special'] = [];
   let problem: AuditProblem | undefined;
-  let after = job.first - 1;
-  pages: for (;;) {
-    if (cancelled?.()) return undefined;
-    const page = await read.rows(after, job.last + 1, job.pageSize);
-    for (const row of page) {
-      problem = checker.check(row);
-      if (problem) break pages;
-      if (SPECIAL_KINDS.has(row.kind)) special.push({ seq: row.seq, kind: row.kind, body: checker.body! });
-      const at = STRIDE * (row.seq - job.first);
-      out[at] = 0;
-      out.write(row.hash, at + 1, 'hex');
-      if (job.leaves) {
-        // The leaf hash's input (0x00, then the raw record hash) is hashed where it lies; latin1
-        // maps the digest's bytes to chars one to one, and costs no buffer of its own.
-        out.write(oneShotHash('sha256', out.subarray(at, at + 33), 'binary'), at + 33, 32, 'latin1');
+  // The next page is asked for before this one is checked: a server store reads and sends it meanwhile.
+  let next: Promise<AuditRow[]> | undefined = read.rows(job.first - 1, job.last + 1, job.pageSize);
+  try {
+    pages: while (next) {
+      if (cancelled?.()) return undefined;
+      const page: AuditRow[] = await next;
+      next = page.length < job.pageSize ? undefined : read.rows(page[page.length - 1]!.seq, job.last + 1, job.pageSize);
+      for (const row of page) {
+        problem = checker.check(row);
+        if (problem) break pages;
+        if (SPECIAL_KINDS.has(row.kind)) special.push({ seq: row.seq, kind: row.kind, body: checker.body! });
+        const at = STRIDE * (row.seq - job.first);
+        out[at] = 0;
+        out.write(row.hash, at + 1, 'hex');
+        if (job.leaves) {
+          // The leaf hash's input (0x00, then the raw record hash) is hashed where it lies; latin1
+          // maps the digest's bytes to chars one to one, and costs no buffer of its own.
+          out.write(oneShotHash('sha256', out.subarray(at, at + 33), 'binary'), at + 33, 32, 'latin1');
+        }
       }
     }
-    if (page.length < job.pageSize) break;
-    after = page[page.length - 1]!.seq;
+  } finally {
+    next?.catch(() => {}); // not needed any more
   }
   if (!problem && checker.next <= job.last) {
-    const [next] = await read.hashes(job.last, Number.MAX_SAFE_INTEGER, 1);
-    problem = checker.finishRange(job.last, next?.seq);
+    const [after] = await read.hashes(job.last, Number.MAX_SAFE_INTEGER, 1);
+    problem = checker.finishRange(job.last, after?.seq);
   }
   const count = checker.count;
   return {
@@ -754,21 +745,7 @@ function walkSource(store: Store): WalkSource | undefined {
 }
 
 function startWorker(job: WalkJob): Worker | undefined {
-  try {
-    const options = { workerData: job, transferList: [job.port] };
-    return FROM_SOURCE ? new Worker(workerBootstrap(), { eval: true, ...options }) : new Worker(WORKER_URL, options);
-  } catch {
-    return undefined;
-  }
-}
-
-// Sources run through tsx. Node 20 does not apply `--import tsx` to a worker's own entry
-// module, so from source the worker starts with a tiny script that registers tsx first.
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(`./verify-worker.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
-function workerBootstrap(): string {
-  const api = import.meta.resolve('tsx/esm/api');
-  return `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return startVerifyWorker('verify-worker', { workerData: job, transferList: [job.port] });
 }
 
 /**
@@ -798,96 +775,12 @@ export async function verifyAuditJsonl(
     ...(checkpoints ? { checkpoints } : {}),
     ...(baseHead ? { from: baseHead } : {}),
   });
-  const maxLine = options.maxLineBytes ?? 16 * 1024 * 1024;
-  const decoder = new StringDecoder('utf8');
-  let buffered = '';
-  let lineNo = 0;
-
-  const checkLine = (line: string): AuditProblem | undefined => {
-    lineNo += 1;
-    // Export lines start with '{'; only other lines need the (allocating) blank test.
-    if (line.charCodeAt(0) !== 0x7b && line.trim().length === 0) return undefined;
-    const next = checker.head.seq + 1;
-    const parsed = parseJsonlLine(line);
-    if ('error' in parsed) return { seq: next, kind: 'malformed', message: `line ${lineNo}: ${parsed.error}` };
-    // Records an interrupted prune left below the base are not part of the retained chain.
-    if (baseHead && parsed.row.seq <= baseHead.seq) return undefined;
-    let body: string;
-    try {
-      body = canonicalBodyText(parsed.body);
-    } catch (error) {
-      return { seq: parsed.row.seq, kind: 'malformed', message: `line ${lineNo}: ${(error as Error).message}` };
-    }
-    const row = parsed.row as AuditRow;
-    row.body = body;
-    return checker.check(row, parsed.body);
-  };
-
-  let sinceProgress = 0;
-  for await (const chunk of source as AsyncIterable<string | Uint8Array>) {
-    options.signal?.throwIfAborted();
-    buffered += typeof chunk === 'string' ? chunk : decoder.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-    let start = 0;
-    for (;;) {
-      const nl = buffered.indexOf('\n', start);
-      if (nl === -1) break;
-      const problem = checkLine(buffered.slice(start, nl));
-      if (problem) return checker.result(problem);
-      start = nl + 1;
-    }
-    buffered = buffered.slice(start);
-    if (buffered.length > maxLine) {
-      return checker.result({
-        seq: checker.head.seq + 1,
-        kind: 'malformed',
-        message: `line ${lineNo + 1} is longer than ${maxLine} bytes`,
-      });
-    }
-    if (options.onProgress && checker.count - sinceProgress >= 10_000) {
-      sinceProgress = checker.count;
-      options.onProgress(checker.count);
-    }
-  }
-  buffered += decoder.end();
-  if (buffered.length > 0) {
-    const problem = checkLine(buffered);
-    if (problem) return checker.result(problem);
-  }
-  return checker.result(checker.finish());
-}
-
-/**
- * The canonical text of a parsed body. JSON.stringify (native) writes exactly what
- * canonicalJson does for a parsed value whose object keys are already in sorted order, whose
- * numbers are all finite and that nests no deeper than canonicalJson accepts; an exported body
- * is like that, and checking it is cheaper than encoding it. Anything else (keys out of order,
- * 1e999...) goes through canonicalJson, which gives the same text or the same error as before.
- */
-export function canonicalBodyText(body: Body): string {
-  return plainCanonical(body, 0) ? JSON.stringify(body) : canonicalJson(body);
-}
-
-/** True when JSON.stringify of this parsed JSON value is its canonical JSON. */
-function plainCanonical(value: unknown, depth: number): boolean {
-  if (typeof value === 'number') return Number.isFinite(value);
-  if (typeof value !== 'object' || value === null) return typeof value === 'string' || typeof value === 'boolean' || value === null;
-  // canonicalJson refuses an object or array at this depth.
-  if (depth >= MAX_CANONICAL_DEPTH) return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!plainCanonical(value[i], depth + 1)) return false;
-    return true;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype) return false;
-  const o = value as Record<string, unknown>;
-  const keys = Object.keys(o);
-  for (let i = 0; i < keys.length; i++) {
-    // Strictly ascending in UTF-16 order (Array#sort's default, canonicalJson's order).
-    if (i > 0 && !(keys[i - 1]! < keys[i]!)) return false;
-    if (!plainCanonical(o[keys[i]!], depth + 1)) return false;
-  }
-  return true;
-}
-
-function describe(v: unknown): string {
-  return v === undefined ? 'absent' : JSON.stringify(v);
+  return checkJsonl(source, checker, {
+    maxLineBytes: options.maxLineBytes ?? 16 * 1024 * 1024,
+    baseSeq: baseHead?.seq,
+    signal: options.signal,
+    onProgress: options.onProgress,
+    workers: options.workers,
+    batchChars: options.batchChars,
+  });
 }

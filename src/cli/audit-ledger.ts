@@ -3,6 +3,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AuditLedger } from '../audit/ledger.js';
+import { recordingsPath } from '../audit/recording.js';
+import { pruneRecordings, type RecordingPruneResult } from '../audit/recording-retention.js';
 import { pruneAudit, RetentionError } from '../audit/retention.js';
 import { digestKeySource, findDigest, openValueDigester } from '../audit/value-digest.js';
 import { parseDuration } from '../util/units.js';
@@ -12,7 +14,7 @@ import { CliError, resolveConfig, withStore } from './context.js';
 export function registerAuditLedgerCommands(audit: Command, configOption: () => string | undefined): void {
   audit
     .command('prune')
-    .description('delete records older than the retention age, up to a signed checkpoint (the remaining ledger still verifies)')
+    .description('delete records older than the retention age, up to a signed checkpoint (the remaining ledger still verifies), and the shell recordings no retained record names')
     .option('--older-than <age>', 'e.g. 90d; default: audit.retention from the config')
     .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the keys the ledger announces', collectRepeated, [])
     .option('--json', 'print the result as JSON')
@@ -32,14 +34,35 @@ export function registerAuditLedgerCommands(audit: Command, configOption: () => 
           if (age === undefined) throw new CliError('say how old records must be: --older-than 90d, or set audit.retention in the config');
           const ledger = new AuditLedger(store);
           try {
-            const result = await pruneAudit(store, ledger, { before: new Date(Date.now() - age), ...(trusted ? { trusted } : {}) });
-            if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-            else if (result.upto === undefined) process.stdout.write(`nothing pruned: ${result.reason}\n`);
-            else {
-              process.stdout.write(
-                `pruned records 1-${result.upto} (${result.deleted} deleted now); the ledger starts from the checkpoint at record ${result.checkpointSeq}; the prune is record ${result.recordSeq}\n`,
-              );
+            const now = new Date();
+            const before = new Date(now.getTime() - age);
+            const result = await pruneAudit(store, ledger, { before, ...(trusted ? { trusted } : {}) });
+            if (!options.json) {
+              if (result.upto === undefined) process.stdout.write(`nothing pruned: ${result.reason}\n`);
+              else {
+                process.stdout.write(
+                  `pruned records 1-${result.upto} (${result.deleted} deleted now); the ledger starts from the checkpoint at record ${result.checkpointSeq}; the prune is record ${result.recordSeq}\n`,
+                );
+              }
             }
+            // Then the shell recordings no retained record names; the records' result is out first.
+            const dir = recordingsPath(loaded.config, loaded.baseDir);
+            let recordings: RecordingPruneResult | undefined;
+            let recordingsError: string | undefined;
+            if (dir) {
+              try {
+                recordings = await pruneRecordings(dir, store, before, now);
+                if (recordings.errors.length > 0) recordingsError = recordings.errors.join('; ');
+              } catch (error) {
+                recordingsError = (error as Error).message;
+              }
+            }
+            if (options.json) process.stdout.write(`${JSON.stringify({ ...result, ...(recordings ? { recordings } : {}), ...(recordingsError ? { recordingsError } : {}) })}\n`);
+            else {
+              if (recordings && recordings.files > 0) process.stdout.write(`deleted ${recordings.files} shell recording file(s) (days ${recordings.folders.join(', ') || 'none emptied'})\n`);
+              if (recordings && recordings.kept.length > 0) process.stdout.write(`left in place (not written by Sluice): ${recordings.kept.join(', ')}\n`);
+            }
+            if (recordingsError) throw new CliError(`could not delete old shell recordings: ${recordingsError}`, 1);
           } catch (error) {
             if (error instanceof RetentionError) throw new CliError(error.message, 1);
             throw error;

@@ -8,6 +8,8 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createCommandRedactor } from '../../src/audit/command-redaction.js';
 import { ValueDigester } from '../../src/audit/value-digest.js';
+import { ScanContext } from '../../src/masking/detectors/context.js';
+import { compileCustomRule } from '../../src/masking/detectors/custom.js';
 import { startRuntime } from '../../src/app/runtime.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { tempDir } from '../helpers.js';
@@ -41,6 +43,32 @@ void describe('command redaction', () => {
     assert.equal(createCommandRedactor(false, digester), undefined);
     const withoutKey = createCommandRedactor(true, undefined)!;
     assert.equal(withoutKey.redact("SELECT 1 WHERE 'ada@example.com' = ''").command, "SELECT 1 WHERE '[redacted:email]' = ''");
+  });
+
+  void it('runs the SQL password rule only where it can match, including case-folded spellings', () => {
+    // The rule's keyword prefilter must never skip a text the regex matches: RE2's case folding
+    // folds the long s, so "PAſſWORD" matches though its lower case holds no "password".
+    for (const command of ["ALTER ROLE app PAſſWORD 'hunter2-x'", "alter role app password 'hunter2-x'", "ALTER ROLE app PASSWORD\n  'hunter2-x'"]) {
+      const out = redactor.redact(command);
+      assert.ok(!out.command.includes('hunter2-x'), `left in ${out.command}`);
+      assert.deepEqual(out.redacted, { secret: 1 });
+    }
+    // Differential: the same rule with and without the prefilter finds the same spans.
+    const rule = { type: 'secret', regex: String.raw`\b(?:PASSWORD|IDENTIFIED\s+(?:WITH\s+\w+\s+)?BY)\s+'((?:[^']|'')*)'`, group: 1, case_insensitive: true };
+    const plain = compileCustomRule(rule, 0)[0]!;
+    const filtered = compileCustomRule({ ...rule, keywords: ['password', 'identified'] }, 0)[0]!;
+    const words = ['PASSWORD', 'PAſſWORD', 'password', 'IDENTIFIED BY', 'IDENTIFIED WITH x BY', 'ıdentıfıed by', 'SELECT', 'pass word', 'ıd'];
+    for (const a of words) {
+      for (const b of words) {
+        const text = `${a} 'v1' ${b} 'v2'`;
+        const found = (d: typeof plain) => {
+          const out: { start: number; end: number }[] = [];
+          d(new ScanContext(text, 'US'), out as never);
+          return out.map((c) => [c.start, c.end]);
+        };
+        assert.deepEqual(found(filtered), found(plain), text);
+      }
+    }
   });
 
   void it('through the gate: the decision record holds the digest, the command ran with the value, masked output is kept as digests, and audit search finds both', async () => {

@@ -4,7 +4,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startRuntime } from '../../src/app/runtime.js';
 import { canonicalJson } from '../../src/audit/canonical.js';
@@ -13,11 +13,13 @@ import { parseAnchorFile } from '../../src/audit/checkpoints.js';
 import { checkInclusionProof, proveRecord } from '../../src/audit/checkpoints-proof.js';
 import { CheckpointWriter } from '../../src/audit/checkpoints-writer.js';
 import { AuditLedger } from '../../src/audit/ledger.js';
-import { pruneAudit, RetentionError } from '../../src/audit/retention.js';
+import { ShellRecorder } from '../../src/audit/recording.js';
+import { pruneAudit, RetentionError, RetentionPruner } from '../../src/audit/retention.js';
 import { loadOrCreateSigningKey, type CheckpointSigner } from '../../src/audit/signing.js';
 import { verifyAudit, type AuditProblemKind, type VerifyOptions, type VerifyResult } from '../../src/audit/verify.js';
 import { loadConfigFile, loadConfigText } from '../../src/config/load.js';
 import { openStore } from '../../src/store/open.js';
+import type { Action } from '../../src/gate/types.js';
 import type { AuditRow, Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers.js';
 import { freshTargets, rawAuditStores, type RawAuditAccess, type RawAuditStore } from './raw-stores.js';
@@ -158,6 +160,59 @@ function suite(label: string, open: Opener): void {
         const ok2 = await verify(t);
         assert.equal(ok2.ok, true, ok2.problem?.message);
         assert.equal(ok2.checkpoints!.prunedTo, second.upto);
+      }));
+
+    void it('deletes the shell recordings of pruned days with the records, never one a retained record may name', () =>
+      run(async (t) => {
+        const dir = tempDir('sluice-ret-rec-');
+        dirs.push(dir);
+        const folders = ['2025-12-29', '2025-12-31', '2026-01-01', '2026-01-09', '2026-01-10', '2026-01-11', '2026-02-31', 'misc'];
+        for (const f of folders) {
+          mkdirSync(join(dir.path, f));
+          writeFileSync(join(dir.path, f, 'a1b2.cast'), '{"version":2}\n');
+        }
+        // A file no recorder writes keeps its folder; a temp file left by a crash goes.
+        writeFileSync(join(dir.path, '2025-12-29', 'notes.txt'), 'kept');
+        writeFileSync(join(dir.path, '2025-12-29', 'a1b2.cast.0123456789ab.tmp'), 'partial');
+        // A day "folder" that is a link is never followed.
+        const elsewhere = tempDir('sluice-ret-else-');
+        dirs.push(elsewhere);
+        writeFileSync(join(elsewhere.path, 'b3.cast'), 'not ours to delete');
+        symlinkSync(elsewhere.path, join(dir.path, '2025-12-28'));
+        // Records are on day 0 (2026-01-01, sealed by a checkpoint) and day 10 (2026-01-11).
+        const now = new Date(T0 + 10 * DAY + 3_600_000);
+        const pruner = new RetentionPruner(t.store, t.ledger, 5 * DAY, { now: () => now, recordings: dir.path });
+        const result = await pruner.prune();
+        assert.ok(result!.deleted > 0, 'the day-0 records were pruned');
+        assert.equal(pruner.lastError, undefined);
+        // Older than the cutoff (2026-01-06T01:00) by a whole day: the three oldest folders.
+        assert.deepEqual(pruner.lastRecordings, { folders: ['2025-12-31', '2026-01-01'], files: 4, kept: [join('2025-12-29', 'notes.txt')], errors: [] });
+        assert.deepEqual(readdirSync(join(dir.path, '2025-12-29')), ['notes.txt']);
+        assert.deepEqual(readdirSync(dir.path).sort(), ['2025-12-28', '2025-12-29', '2026-01-09', '2026-01-10', '2026-01-11', '2026-02-31', 'misc']);
+        assert.deepEqual(readdirSync(elsewhere.path), ['b3.cast']);
+        // A short retention age: the cutoff no longer holds recordings back, the records do.
+        // The oldest record that may name one is from 2026-01-11, so 2026-01-10 stays (a
+        // command that ran over midnight) and 2026-01-09 goes.
+        const short = new RetentionPruner(t.store, t.ledger, 3_600_000, { now: () => now, recordings: dir.path });
+        await short.prune();
+        assert.equal(short.lastError, undefined);
+        assert.deepEqual(short.lastRecordings?.folders, ['2026-01-09']);
+        assert.deepEqual(readdirSync(dir.path).sort(), ['2025-12-28', '2025-12-29', '2026-01-10', '2026-01-11', '2026-02-31', 'misc']);
+        const ok = await verify(t);
+        assert.equal(ok.ok, true, ok.problem?.message);
+      }));
+
+    void it('reports recordings it cannot prune apart from the records it pruned', () =>
+      run(async (t) => {
+        const dir = tempDir('sluice-ret-rec-');
+        dirs.push(dir);
+        const notADirectory = join(dir.path, 'recordings');
+        writeFileSync(notADirectory, 'a file where the recordings directory should be');
+        const now = new Date(T0 + 10 * DAY + 3_600_000);
+        const pruner = new RetentionPruner(t.store, t.ledger, 5 * DAY, { now: () => now, recordings: notADirectory });
+        const result = await pruner.prune();
+        assert.ok(result!.deleted > 0, 'the records were still pruned');
+        assert.match(pruner.lastError ?? '', /^could not delete old shell recordings: ENOTDIR/);
       }));
 
     void it('spreads a large prune over several runs (maxRecords), each verifying', () =>
@@ -311,6 +366,19 @@ void describe('audit retention in the runtime and the CLI', () => {
     const noAge = sluice(['audit', 'prune', '--older-than', 'soon']);
     assert.equal(noAge.code, 2);
     assert.match(noAge.stderr, /--older-than: "soon" is not a duration/);
+  });
+});
+
+void describe('shell recordings and retention', () => {
+  void it('files a recording under the day it is written, not the day its action came in (a review can take days)', async () => {
+    const dir = tempDir('sluice-ret-day-');
+    dirs.push(dir);
+    const action = { id: 'act-held-for-days', time: new Date('2020-01-01T12:00:00Z'), command: 'ls', session: 's1', principal: { name: 'bot', kind: 'agent', groups: [] }, connection: { name: 'sh', kind: 'shell', labels: {} } } as unknown as Action;
+    const before = new Date().toISOString().slice(0, 10);
+    const ref = (await new ShellRecorder(dir.path).record(action, { ok: true, stdout: 'a\n' })) as { path: string };
+    const after = new Date().toISOString().slice(0, 10);
+    assert.ok([before, after].includes(ref.path.split('/')[0]!), ref.path);
+    assert.deepEqual(readdirSync(join(dir.path, ref.path.split('/')[0]!)), ['act-held-for-days.cast']);
   });
 });
 

@@ -11,7 +11,16 @@ export interface CustomTextRule {
   group?: number;
   case_insensitive?: boolean;
   dictionary?: string[];
+  /**
+   * Lower-case ASCII words one of which every match contains: the regex runs only on texts
+   * that hold one, or hold any non-ASCII character (case folding can turn one into an ASCII
+   * letter: "ſ" matches "s"). Built-in rules only; it must never skip a text the regex matches.
+   */
+  keywords?: readonly string[];
 }
+
+// eslint-disable-next-line no-control-regex -- any character past ASCII
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 export type TextDetector = (ctx: ScanContext, out: Candidate[]) => void;
 
@@ -23,7 +32,9 @@ export function compileCustomRule(rule: CustomTextRule, index: number): TextDete
     const pattern = RE2JS.compile(rule.regex, rule.case_insensitive ? RE2JS.CASE_INSENSITIVE : 0);
     const group = rule.group ?? 0;
     if (group > pattern.groupCount()) throw new Error(`custom rule ${rule.type}: group ${group} does not exist in the regex`);
+    const keywords = rule.keywords;
     detectors.push((ctx, out) => {
+      if (keywords && !keywords.some((word) => ctx.lower.includes(word)) && !NON_ASCII.test(ctx.text)) return;
       const matcher = pattern.matcher(ctx.text);
       while (matcher.find()) {
         const start = matcher.start(group);
