@@ -5,7 +5,7 @@ import type { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { CheckpointChecker, parseAnchorFile, parseKeyAnnouncement, type FoundCheckpoint } from '../audit/checkpoints.js';
-import { signingKeyPath } from '../audit/checkpoints-config.js';
+import { anchorPath, signingKeyPath } from '../audit/checkpoints-config.js';
 import { checkInclusionProof, proveRecord, ProofError } from '../audit/checkpoints-proof.js';
 import { writeAuditExport, type ExportFormat } from '../audit/export.js';
 import { unrecoveredJournalRecords } from '../audit/journal.js';
@@ -60,7 +60,8 @@ export function registerAudit(program: Command, configOption: () => string | und
     .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
     .option('--base <file>', 'with --file, for a pruned ledger: its retention base (sluice audit base)')
     .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collectRepeated, [])
-    .option('--anchor <file>', 'checkpoints kept outside the store (audit.checkpoint.anchor): the ledger must still hold what they cover')
+    .option('--anchor <file>', 'checkpoints kept outside the store: the ledger must still hold what they cover (default against the store: audit.checkpoint.anchor.file)')
+    .option('--no-anchor', 'against the store, do not check the configured anchor file')
     .option('--proof <file>', 'check an inclusion proof (sluice audit prove) instead of the ledger')
     .option('--no-checkpoints', 'check the hash chain only')
     .option('--expect-head <seq:hash>', 'a head recorded earlier (e.g. from a previous verify): detects records cut from the end')
@@ -71,7 +72,7 @@ export function registerAudit(program: Command, configOption: () => string | und
         file?: string;
         base?: string;
         publicKey: string[];
-        anchor?: string;
+        anchor?: string | false;
         proof?: string;
         checkpoints: boolean;
         expectHead?: string;
@@ -84,7 +85,10 @@ export function registerAudit(program: Command, configOption: () => string | und
         }
         const expectHead = options.expectHead !== undefined ? parseHead(options.expectHead) : undefined;
         const keys = options.publicKey.length > 0 ? readPublicKeyFiles(options.publicKey) : undefined;
-        const anchors = options.anchor !== undefined ? readParsedFile(options.anchor, parseAnchorFile) : undefined;
+        let anchorFile = typeof options.anchor === 'string' ? options.anchor : undefined;
+        let anchors = anchorFile !== undefined ? readParsedFile(anchorFile, parseAnchorFile) : undefined;
+        /** Set when the configured anchor file was not there to check against. */
+        let anchorMissing: string | undefined;
         let signedBy = keys ? 'the given public key(s)' : 'the keys the ledger itself announces (pass --public-key for an independent check)';
         const run = async (loaded: LoadedConfig | undefined, read: (o: Parameters<typeof verifyAudit>[1]) => Promise<VerifyResult>) => {
           let trusted = keys;
@@ -92,10 +96,19 @@ export function registerAudit(program: Command, configOption: () => string | und
             trusted = localSigningPublicKey(loaded);
             if (trusted) signedBy = 'the local signing key';
           }
+          // Against the store, the configured anchor file is checked unless another is given:
+          // it is what shows a deleted tail.
+          const configured = loaded && !anchors && options.anchor !== false && options.checkpoints ? anchorPath(loaded.config, loaded.baseDir) : undefined;
+          if (configured !== undefined) {
+            if (existsSync(configured)) {
+              anchorFile = configured;
+              anchors = readParsedFile(configured, parseAnchorFile);
+            } else anchorMissing = configured;
+          }
           if (anchors) {
             if (!trusted) throw new CliError('--anchor needs the signer\'s public key: pass --public-key FILE');
             const bad = CheckpointChecker.checkAnchorSignatures(anchors, trusted);
-            if (bad) throw new CliError(`${options.anchor}: ${bad}`, 1);
+            if (bad) throw new CliError(`${anchorFile}: ${bad}`, 1);
           }
           const checkpoints = options.checkpoints
             ? { ...(trusted ? { trusted } : {}), ...(anchors ? { anchors } : {}) }
@@ -131,7 +144,8 @@ export function registerAudit(program: Command, configOption: () => string | und
                 : `checkpoints: none yet (${cp.uncovered} record(s) not covered by a signature)\n`,
             );
             if (cp.count > 0) process.stdout.write(`signatures checked with ${signedBy}\n`);
-            if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger\n`);
+            if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger (${anchorFile})\n`);
+            else if (anchorMissing !== undefined) process.stdout.write(`anchors: not checked: the configured anchor file ${anchorMissing} does not exist\n`);
             if (cp.prunedTo !== undefined) process.stdout.write(`retention: records 1-${cp.prunedTo} were pruned; verified from the signed checkpoint over them\n`);
           }
           if (journaled > 0) process.stdout.write(`journal: ${journaled} record(s) of a Sluice that stopped are in the audit journal, not yet on the chain; the next \`sluice up\` copies them in\n`);

@@ -3,12 +3,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startRuntime } from '../../src/app/runtime.js';
 import { CheckpointSigner, publicKeyPem } from '../../src/audit/signing.js';
 import { loadConfigFile } from '../../src/config/load.js';
 import { tempDir } from '../helpers.js';
+import { openRawSqlite } from '../store/raw-sqlite.js';
 
 const BIN = resolve('bin/sluice.mjs');
 
@@ -59,7 +60,11 @@ void describe('sluice audit with signed checkpoints', () => {
 
   it('fails naming the checkpoint when the given public key is not the signer', () => {
     writeFileSync(join(cwd, 'other.pem'), publicKeyPem(CheckpointSigner.generate().publicKey));
-    const bad = sluice(['audit', 'verify', '--public-key', 'other.pem'], cwd);
+    // The configured anchor file is checked first, and its checkpoints are not signed by that key either.
+    const anchored = sluice(['audit', 'verify', '--public-key', 'other.pem'], cwd);
+    assert.equal(anchored.code, 1, anchored.stdout + anchored.stderr);
+    assert.match(anchored.stderr, /anchor\.jsonl: .*not among the trusted public keys/);
+    const bad = sluice(['audit', 'verify', '--public-key', 'other.pem', '--no-anchor'], cwd);
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
     assert.match(bad.stdout, /FAILED at record \d+ \(untrusted-key\): checkpoint at record \d+ is signed by key ed25519:[0-9a-f]{16}, which is not among the trusted public keys/);
     const proof = sluice(['audit', 'prove', '3'], cwd);
@@ -86,5 +91,27 @@ void describe('sluice audit with signed checkpoints', () => {
     const late = sluice(['audit', 'prove', '1000'], cwd);
     assert.equal(late.code, 1);
     assert.match(late.stderr, /not covered by a checkpoint yet/);
+  });
+
+  // Last: it cuts the store's tail.
+  it('checks the store against the configured anchor file without being told, so a deleted tail fails', () => {
+    const before = sluice(['audit', 'verify'], cwd);
+    assert.equal(before.code, 0, before.stdout + before.stderr);
+    assert.match(before.stdout, new RegExp(`anchors: \\d+ anchored checkpoint\\(s\\) match the ledger \\(${join(cwd, 'anchor.jsonl').replace(/[.]/g, '\\.')}\\)`));
+    const db = openRawSqlite(join(cwd, 'data', 'sluice.db'));
+    try {
+      db.exec('DROP TRIGGER IF EXISTS audit_no_delete');
+      db.prepare('DELETE FROM audit WHERE seq > 12').run();
+    } finally {
+      db.close();
+    }
+    const cut = sluice(['audit', 'verify'], cwd);
+    assert.equal(cut.code, 1, cut.stdout + cut.stderr);
+    assert.match(cut.stdout, /FAILED at record 13 \(truncated\): .*anchored outside the store/);
+    // Without the file it says what was not checked rather than pass silently on that point.
+    renameSync(join(cwd, 'anchor.jsonl'), join(cwd, 'anchor.moved'));
+    const unanchored = sluice(['audit', 'verify'], cwd);
+    assert.equal(unanchored.code, 0, unanchored.stdout + unanchored.stderr);
+    assert.match(unanchored.stdout, /anchors: not checked: the configured anchor file .*anchor\.jsonl does not exist/);
   });
 });
