@@ -43,9 +43,32 @@ export function quickLine(line: string): { row: AuditRow; fields: Body } | undef
   return { row, fields };
 }
 
-/** The columns an export line has besides seq and its body (parseJsonlLine's). */
-const HEAD_STRINGS = ['time', 'kind', 'prevHash', 'hash'];
-const HEAD_OPTIONAL = ['actionId', 'session', 'principal', 'connection', 'effect'];
+/** The columns an export line has before its body (parseJsonlLine's): seq, four required strings, the optional ones. */
+const HEAD_KEYS = ['seq', 'time', 'kind', 'prevHash', 'hash', 'actionId', 'session', 'principal', 'connection', 'effect'] as const;
+/** HEAD_KEYS from this index on are optional (absent or null). */
+const FIRST_OPTIONAL = 5;
+
+/** The index in HEAD_KEYS of the key line[start..end), or -1. Compared in place: this runs per line. */
+function headKey(line: string, start: number, end: number): number {
+  switch (end - start) {
+    case 3:
+      return line.startsWith('seq', start) ? 0 : -1;
+    case 4:
+      return line.startsWith('time', start) ? 1 : line.startsWith('kind', start) ? 2 : line.startsWith('hash', start) ? 4 : -1;
+    case 6:
+      return line.startsWith('effect', start) ? 9 : -1;
+    case 7:
+      return line.startsWith('session', start) ? 6 : -1;
+    case 8:
+      return line.startsWith('prevHash', start) ? 3 : line.startsWith('actionId', start) ? 5 : -1;
+    case 9:
+      return line.startsWith('principal', start) ? 7 : -1;
+    case 10:
+      return line.startsWith('connection', start) ? 8 : -1;
+    default:
+      return -1;
+  }
+}
 
 /**
  * The row of an export line whose members before the body (line[0..end)) are the export's
@@ -55,45 +78,51 @@ const HEAD_OPTIONAL = ['actionId', 'session', 'principal', 'connection', 'effect
  */
 function lineHead(line: string, end: number, simple: boolean): AuditRow | undefined {
   if (line.charCodeAt(0) !== 0x7b) return undefined;
-  const v: Record<string, string | number | null> = {};
+  // By HEAD_KEYS index; `seen` has bit k once key k was read (a key twice is refused).
+  const v: (string | number | null)[] = new Array<string | number | null>(HEAD_KEYS.length);
+  let seen = 0;
   // `simple` covers line[0..end) only: a string running past `end` leaves the scan past it,
   // which is refused below before its text is used.
-  const scan = new Scan(line, v, simple);
+  const scan = new Scan(line, NO_FIELDS, simple);
   scan.pos = 1;
   for (;;) {
     const start = scan.pos + 1;
     if (line.charCodeAt(scan.pos) !== 0x22 || scan.string() !== 0) return undefined;
-    const key = line.slice(start, scan.pos - 1);
-    if (line.charCodeAt(scan.pos) !== 0x3a || !(HEAD_STRINGS.includes(key) || HEAD_OPTIONAL.includes(key) || key === 'seq') || key in v) return undefined;
+    const k = headKey(line, start, scan.pos - 1);
+    if (k === -1 || line.charCodeAt(scan.pos) !== 0x3a || (seen & (1 << k)) !== 0) return undefined;
+    seen |= 1 << k;
     scan.pos += 1;
     const c = line.charCodeAt(scan.pos);
     if (c === 0x22) {
       const from = scan.pos + 1;
       if (scan.string() !== 0) return undefined;
-      v[key] = line.slice(from, scan.pos - 1);
+      v[k] = line.slice(from, scan.pos - 1);
     } else if (c === 0x6e && line.startsWith('null', scan.pos)) {
       scan.pos += 4;
-      v[key] = null;
+      v[k] = null;
     } else {
       const n = scan.number();
       if (n === undefined) return undefined;
-      v[key] = n;
+      v[k] = n;
     }
     if (scan.pos === end) break;
     if (line.charCodeAt(scan.pos) !== 0x2c || scan.pos > end) return undefined;
     scan.pos += 1;
   }
-  if (typeof v.seq !== 'number') return undefined;
-  for (const k of HEAD_STRINGS) if (typeof v[k] !== 'string') return undefined;
-  const row = { seq: v.seq, time: v.time, kind: v.kind, prevHash: v.prevHash, hash: v.hash } as AuditRow;
-  for (const k of HEAD_OPTIONAL) {
+  const [seq, time, kind, prevHash, hash] = v;
+  if (typeof seq !== 'number' || typeof time !== 'string' || typeof kind !== 'string' || typeof prevHash !== 'string' || typeof hash !== 'string') return undefined;
+  const row: AuditRow = { seq, time, kind, prevHash, hash, body: '' };
+  for (let k = FIRST_OPTIONAL; k < HEAD_KEYS.length; k++) {
     const c = v[k];
     if (c === undefined || c === null) continue;
     if (typeof c !== 'string') return undefined;
-    (row as unknown as Record<string, string>)[k] = c;
+    (row as unknown as Record<string, string>)[HEAD_KEYS[k]!] = c;
   }
   return row;
 }
+
+/** The fields object of a scan that keeps none (lineHead reads the line's head only). */
+const NO_FIELDS: Body = Object.freeze({}) as Body;
 
 /**
  * A scanner that says whether JSON text is canonical (canonical.ts): no whitespace, object keys
@@ -132,14 +161,45 @@ class Scan {
       previousEnd = end;
       if (s.charCodeAt(this.pos) !== 0x3a) return false;
       this.pos += 1;
-      const field = depth === 0 ? fieldAt(s, start, end) : undefined;
-      if (field !== undefined) {
-        if (!this.field(field)) return false;
+      if (depth === 0) {
+        const field = fieldAt(s, start, end);
+        if (field !== undefined) {
+          if (!this.field(field)) return false;
+        } else if (!this.knownValue()) {
+          const from = this.pos;
+          if (!this.value(1)) return false;
+          rememberValue(s, from, this.pos);
+        }
       } else if (!this.value(depth + 1)) return false;
       const c = s.charCodeAt(this.pos++);
       if (c === 0x7d) return true;
       if (c !== 0x2c) return false;
     }
+  }
+
+  /**
+   * Whether the value at `pos` (of a top-level member) is the text of one found canonical
+   * lately, at the same depth; then `pos` is just after it. A JSON value ends where its text
+   * does, so a value whose text starts with such a text is that value; the records of a chain
+   * repeat most of their nested members (an intent, a detail), which are then not scanned again.
+   */
+  private knownValue(): boolean {
+    const s = this.s;
+    const c = s.charCodeAt(this.pos);
+    if (c !== 0x7b && c !== 0x5b) return false;
+    const at = this.pos;
+    for (let i = 0; i < knownValues.length; i++) {
+      const known = knownValues[i]!;
+      const end = at + known.length;
+      // The cheap tests first: the same closing bracket, then a member's end; a slice compared
+      // with === is a native comparison (startsWith goes character by character).
+      if (s.charCodeAt(end - 1) !== known.charCodeAt(known.length - 1) || (s.charCodeAt(end) !== 0x2c && s.charCodeAt(end) !== 0x7d)) continue;
+      if (s.slice(at, end) === known) {
+        this.pos = end;
+        return true;
+      }
+    }
+    return false;
   }
 
   /** Whether s[a..aEnd) sorts strictly before s[b..bEnd) (UTF-16 code units, as `<` on strings). */
@@ -266,6 +326,24 @@ class Scan {
     this.pos = i + 1;
     return escaped;
   }
+}
+
+/**
+ * Texts of nested values of top-level members that the scan found canonical, the latest
+ * KNOWN_VALUES of them (each thread has its own). Only objects and arrays long enough that
+ * comparing beats scanning. A slice keeps the text it was cut from alive: at most KNOWN_VALUES
+ * of those (bodies, or an export's batches of 512 KiB), a bounded cost.
+ */
+const knownValues: string[] = [];
+const KNOWN_VALUES = 8;
+const KNOWN_MIN_LENGTH = 16;
+let knownNext = 0;
+
+function rememberValue(s: string, from: number, to: number): void {
+  const c = s.charCodeAt(from);
+  if (to - from < KNOWN_MIN_LENGTH || (c !== 0x7b && c !== 0x5b)) return;
+  knownValues[knownNext] = s.slice(from, to);
+  knownNext = (knownNext + 1) % KNOWN_VALUES;
 }
 
 /** Body fields recordChecks looks at (the format version, the seq and the search columns), by length. */

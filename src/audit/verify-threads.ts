@@ -1,5 +1,5 @@
-// Starting verify's worker threads (verify-worker.ts for the store walk, verify-jsonl-worker.ts
-// for an export), from the built JavaScript or from the TypeScript sources.
+// Starting verify's worker threads (verify-worker-sqlite.ts or verify-worker-postgres.ts for the
+// store walk, verify-jsonl-worker.ts for an export), from the built JavaScript or the sources.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
@@ -11,7 +11,7 @@ import { Worker, type WorkerOptions } from 'node:worker_threads';
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
 
 /** A verify worker thread, or undefined when it cannot be started (verify then works without). */
-export function startVerifyWorker(name: 'verify-worker' | 'verify-jsonl-worker', options: WorkerOptions): Worker | undefined {
+export function startVerifyWorker(name: 'verify-worker-sqlite' | 'verify-worker-postgres' | 'verify-jsonl-worker', options: WorkerOptions): Worker | undefined {
   const url = new URL(`./${name}.${FROM_SOURCE ? 'ts' : 'js'}`, import.meta.url);
   try {
     if (!FROM_SOURCE) return new Worker(url, options);

@@ -1,16 +1,13 @@
-// Worker thread for verifyAudit: claims chunks of the chain from the shared state, checks each
-// through its own read connection (the embedded store's file, or PostgreSQL) and reports it (see verify.ts), until
-// none is left. A chunk's hashes travel back as a transferred buffer, not copied.
-import { workerData } from 'node:worker_threads';
-import { PostgresStore } from '../store/postgres.js';
-import { SqliteStore } from '../store/sqlite.js';
+// The store walk of a verify worker thread (verify.ts): claims chunks of the chain from the
+// shared state, checks each through its own read connection and reports it, until none is
+// left. A chunk's hashes travel back as a transferred buffer, not copied. The thread's entry is
+// verify-worker-sqlite.ts or verify-worker-postgres.ts, each loading only its own store's
+// driver: a thread loads its modules anew, and the other driver would cost it for nothing.
 import type { Store } from '../store/store.js';
 import { checkChunk, chunkJob, chunkWanted, claimChunk, stopAfter, storeChunkReader, type WalkJob, type WalkReply } from './verify.js';
 
-async function walk(job: WalkJob): Promise<void> {
+async function walk(job: WalkJob, store: Store): Promise<void> {
   const state = new Int32Array(job.state);
-  const source = job.source;
-  const store: Store = source.kind === 'sqlite' ? new SqliteStore({ path: source.path }) : new PostgresStore({ connectionString: source.connectionString, schema: source.schema, maxConnections: 2, applicationName: 'sluice-verify' });
   try {
     const read = storeChunkReader(store);
     for (let i = claimChunk(state, job.chunks); i !== -1; i = claimChunk(state, job.chunks)) {
@@ -26,13 +23,22 @@ async function walk(job: WalkJob): Promise<void> {
   }
 }
 
-if (workerData) {
-  const job = workerData as WalkJob;
-  walk(job).then(
+/** Runs the walk of `job` on the store `open` gives, then closes the job's port. */
+export function runWalk(job: WalkJob, open: () => Store): void {
+  let store: Store;
+  try {
+    store = open();
+  } catch (error) {
+    fail(job, error);
+    return;
+  }
+  walk(job, store).then(
     () => job.port.close(),
-    (error: unknown) => {
-      job.port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies WalkReply);
-      job.port.close();
-    },
+    (error: unknown) => fail(job, error),
   );
+}
+
+function fail(job: WalkJob, error: unknown): void {
+  job.port.postMessage({ error: error instanceof Error ? error.message : String(error) } satisfies WalkReply);
+  job.port.close();
 }

@@ -82,7 +82,7 @@ export interface VerifyOptions {
    * several worker threads.
    */
   checkpoints?: CheckpointCheckerOptions | false;
-  /** Records per read (default 2000: larger pages cost more in garbage collection than they save). */
+  /** Records per read (default 2000, 1000 for the chunks of a parallel walk: larger pages cost more in garbage collection than they save). */
   pageSize?: number;
   /**
    * A head known from elsewhere (a checkpoint): the chain must reach its seq, and the record
@@ -341,7 +341,7 @@ export async function verifyAudit(store: Store, options: VerifyOptions = {}): Pr
     options.checkpoints === false ? undefined : new CheckpointChecker({ ...(options.checkpoints ?? {}), ...(retained.base ? { base: retained.base } : {}) });
   let from: ChainHead = start;
   let done = 0;
-  const parallel = await verifyInChunks(store, options, pageSize, start, checkpoints);
+  const parallel = await verifyInChunks(store, options, options.pageSize === undefined ? CHUNK_PAGE : pageSize, start, checkpoints);
   if (parallel) {
     if (!parallel.ok) return parallel;
     from = parallel.head;
@@ -387,6 +387,12 @@ export const walkStats = { workerChunks: 0 };
 
 /** Below this many records a sequential walk is as quick as starting workers. */
 const PARALLEL_MIN_RECORDS = 100_000;
+/**
+ * Records per read of a chunk when no page size is given: smaller pages than the sequential
+ * walk's, so that a thread's next page (asked for before it checks this one) arrives sooner;
+ * on PostgreSQL with a worker connection 1,000 verified some 10% more records/s than 2,000.
+ */
+const CHUNK_PAGE = 1000;
 /** Largest chunk: small enough that the threads finish close together. */
 const CHUNK_MAX = 8192;
 /** Bytes per good record in a chunk's output: 0x00, the record hash, its Merkle leaf hash. */
@@ -430,7 +436,19 @@ export interface ChunkReader {
 export function storeChunkReader(store: Store): ChunkReader {
   const light = (store as { readAuditHashes?: (a: number, b: number, n: number) => { seq: number; hash: string }[] }).readAuditHashes;
   return {
-    rows: (afterSeq, beforeSeq, limit) => store.readAudit({ afterSeq, beforeSeq, limit }),
+    rows: async (afterSeq, beforeSeq, limit) => {
+      // Keyset paging with the lower bound only, the limit cut to the seqs left below
+      // `beforeSeq`: a range on both sides lets PostgreSQL without table statistics (right
+      // after the appends, or with autovacuum off) plan a bitmap scan of the whole rest of the
+      // range and a sort, for every page. Rows past the range (after a gap) are dropped here;
+      // a page short of `limit` then still means the range is read to its end.
+      const n = Math.min(limit, beforeSeq - afterSeq - 1);
+      if (n < 1) return [];
+      const page = await store.readAudit({ afterSeq, limit: n });
+      let end = page.length;
+      while (end > 0 && page[end - 1]!.seq >= beforeSeq) end -= 1;
+      return end === page.length ? page : page.slice(0, end);
+    },
     hashes: light ? async (a, b, n) => light.call(store, a, b, n) : (afterSeq, beforeSeq, limit) => store.readAudit({ afterSeq, beforeSeq, limit }),
   };
 }
@@ -745,7 +763,7 @@ function walkSource(store: Store): WalkSource | undefined {
 }
 
 function startWorker(job: WalkJob): Worker | undefined {
-  return startVerifyWorker('verify-worker', { workerData: job, transferList: [job.port] });
+  return startVerifyWorker(job.source.kind === 'sqlite' ? 'verify-worker-sqlite' : 'verify-worker-postgres', { workerData: job, transferList: [job.port] });
 }
 
 /**
