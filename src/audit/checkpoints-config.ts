@@ -28,10 +28,21 @@ export function signingKeyPath(config: SluiceConfig, baseDir: string): string | 
   return resolve(dirname(storePath), SIGNING_KEY_FILE);
 }
 
+export const ANCHOR_FILE = 'audit-anchor.jsonl';
+
+/**
+ * The anchor file: `audit.checkpoint.anchor.file` (relative to the config), else, for an
+ * embedded store's file, one beside it: a copy of every checkpoint outside the database, so
+ * records cut from the end of the database are found without any setup (kept on another host
+ * it also survives someone who can write to the store's directory). Undefined otherwise.
+ */
 export function anchorPath(config: SluiceConfig, baseDir: string): string | undefined {
   const file = config.audit.checkpoint.anchor?.file;
-  if (!file) return undefined;
-  return isAbsolute(file) ? file : resolve(baseDir, file);
+  if (file) return isAbsolute(file) ? file : resolve(baseDir, file);
+  const target = parseStoreUrl(config.store.url);
+  if (target.kind === 'postgres' || target.path === ':memory:' || target.path === '') return undefined;
+  const storePath = isAbsolute(target.path) ? target.path : resolve(baseDir, target.path);
+  return resolve(dirname(storePath), ANCHOR_FILE);
 }
 
 /** Starts signed checkpoints for a runtime, or returns undefined when they are off. */

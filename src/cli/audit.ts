@@ -60,8 +60,8 @@ export function registerAudit(program: Command, configOption: () => string | und
     .option('--file <export.jsonl>', 'verify an export (sluice audit export) instead of the store, offline')
     .option('--base <file>', 'with --file, for a pruned ledger: its retention base (sluice audit base)')
     .option('--public-key <file>', 'trusted checkpoint public key(s), PEM (repeatable); default: the local signing key', collectRepeated, [])
-    .option('--anchor <file>', 'checkpoints kept outside the store: the ledger must still hold what they cover (default against the store: audit.checkpoint.anchor.file)')
-    .option('--no-anchor', 'against the store, do not check the configured anchor file')
+    .option('--anchor <file>', 'checkpoints kept outside the store: the ledger must still hold what they cover (default against the store: audit.checkpoint.anchor.file, or the one beside an embedded store)')
+    .option('--no-anchor', 'against the store, do not check its anchor file')
     .option('--proof <file>', 'check an inclusion proof (sluice audit prove) instead of the ledger')
     .option('--no-checkpoints', 'check the hash chain only')
     .option('--expect-head <seq:hash>', 'a head recorded earlier (e.g. from a previous verify): detects records cut from the end')
@@ -145,7 +145,7 @@ export function registerAudit(program: Command, configOption: () => string | und
             );
             if (cp.count > 0) process.stdout.write(`signatures checked with ${signedBy}\n`);
             if (cp.anchored !== undefined) process.stdout.write(`anchors: ${cp.anchored} anchored checkpoint(s) match the ledger (${anchorFile})\n`);
-            else if (anchorMissing !== undefined) process.stdout.write(`anchors: not checked: the configured anchor file ${anchorMissing} does not exist\n`);
+            else if (anchorMissing !== undefined && cp.count > 0) process.stdout.write(`anchors: not checked: the anchor file ${anchorMissing} does not exist\n`);
             if (cp.prunedTo !== undefined) process.stdout.write(`retention: records 1-${cp.prunedTo} were pruned; verified from the signed checkpoint over them\n`);
           }
           if (journaled > 0) process.stdout.write(`journal: ${journaled} record(s) of a Sluice that stopped are in the audit journal, not yet on the chain; the next \`sluice up\` copies them in\n`);

@@ -112,6 +112,38 @@ void describe('sluice audit with signed checkpoints', () => {
     renameSync(join(cwd, 'anchor.jsonl'), join(cwd, 'anchor.moved'));
     const unanchored = sluice(['audit', 'verify'], cwd);
     assert.equal(unanchored.code, 0, unanchored.stdout + unanchored.stderr);
-    assert.match(unanchored.stdout, /anchors: not checked: the configured anchor file .*anchor\.jsonl does not exist/);
+    assert.match(unanchored.stdout, /anchors: not checked: the anchor file .*anchor\.jsonl does not exist/);
+  });
+});
+
+void describe('sluice audit verify with the default anchor file beside an embedded store', () => {
+  const dir = tempDir('sluice-cp-anchor-');
+  const cwd = dir.path;
+  after(() => dir.remove());
+
+  it('anchors every checkpoint beside the store without setup, and a cut tail fails verify', async () => {
+    writeFileSync(join(cwd, 'sluice.yaml'), 'version: 1\nstore:\n  url: sqlite:data/sluice.db\naudit:\n  checkpoint:\n    every: 5\n');
+    const runtime = await startRuntime(loadConfigFile(join(cwd, 'sluice.yaml')));
+    for (let i = 0; i < 23; i++) await runtime.ledger.append({ kind: 'system', detail: { i } });
+    await runtime.close();
+    const anchorFile = join(cwd, 'data', 'audit-anchor.jsonl');
+    assert.equal(statSync(anchorFile).mode & 0o777, 0o600);
+    assert.ok(readFileSync(anchorFile, 'utf8').trim().split('\n').length >= 4);
+    const ok = sluice(['audit', 'verify'], cwd);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /anchors: \d+ anchored checkpoint\(s\) match the ledger \(.*audit-anchor\.jsonl\)/);
+    const db = openRawSqlite(join(cwd, 'data', 'sluice.db'));
+    try {
+      db.exec('DROP TRIGGER IF EXISTS audit_no_delete');
+      db.prepare('DELETE FROM audit WHERE seq > 10').run();
+    } finally {
+      db.close();
+    }
+    const cut = sluice(['audit', 'verify'], cwd);
+    assert.equal(cut.code, 1, cut.stdout + cut.stderr);
+    assert.match(cut.stdout, /FAILED at record 11 \(truncated\)/);
+    // --no-anchor checks the chain and its checkpoints only, which the cut leaves consistent.
+    const unanchored = sluice(['audit', 'verify', '--no-anchor'], cwd);
+    assert.equal(unanchored.code, 0, unanchored.stdout + unanchored.stderr);
   });
 });
