@@ -18,6 +18,17 @@ function sluice(args: string[], cwd: string): { code: number; stdout: string; st
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Deletes the records after `seq` from an embedded store's file, as someone with write access to it can. */
+function cutTail(file: string, seq: number): void {
+  const db = openRawSqlite(file);
+  try {
+    db.exec('DROP TRIGGER IF EXISTS audit_no_delete');
+    db.prepare('DELETE FROM audit WHERE seq > ?').run(seq);
+  } finally {
+    db.close();
+  }
+}
+
 void describe('sluice audit with signed checkpoints', () => {
   const dir = tempDir('sluice-cp-cli-');
   const cwd = dir.path;
@@ -98,13 +109,7 @@ void describe('sluice audit with signed checkpoints', () => {
     const before = sluice(['audit', 'verify'], cwd);
     assert.equal(before.code, 0, before.stdout + before.stderr);
     assert.match(before.stdout, new RegExp(`anchors: \\d+ anchored checkpoint\\(s\\) match the ledger \\(${join(cwd, 'anchor.jsonl').replace(/[.]/g, '\\.')}\\)`));
-    const db = openRawSqlite(join(cwd, 'data', 'sluice.db'));
-    try {
-      db.exec('DROP TRIGGER IF EXISTS audit_no_delete');
-      db.prepare('DELETE FROM audit WHERE seq > 12').run();
-    } finally {
-      db.close();
-    }
+    cutTail(join(cwd, 'data', 'sluice.db'), 12);
     const cut = sluice(['audit', 'verify'], cwd);
     assert.equal(cut.code, 1, cut.stdout + cut.stderr);
     assert.match(cut.stdout, /FAILED at record 13 \(truncated\): .*anchored outside the store/);
@@ -132,13 +137,7 @@ void describe('sluice audit verify with the default anchor file beside an embedd
     const ok = sluice(['audit', 'verify'], cwd);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
     assert.match(ok.stdout, /anchors: \d+ anchored checkpoint\(s\) match the ledger \(.*audit-anchor\.jsonl\)/);
-    const db = openRawSqlite(join(cwd, 'data', 'sluice.db'));
-    try {
-      db.exec('DROP TRIGGER IF EXISTS audit_no_delete');
-      db.prepare('DELETE FROM audit WHERE seq > 10').run();
-    } finally {
-      db.close();
-    }
+    cutTail(join(cwd, 'data', 'sluice.db'), 10);
     const cut = sluice(['audit', 'verify'], cwd);
     assert.equal(cut.code, 1, cut.stdout + cut.stderr);
     assert.match(cut.stdout, /FAILED at record 11 \(truncated\)/);
