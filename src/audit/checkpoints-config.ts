@@ -1,6 +1,6 @@
 // Where the checkpoint signing key and anchor file live, from the config, and starting the
 // checkpoint writer for a runtime.
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { SluiceConfig } from '../config/schema.js';
 import { parseStoreUrl } from '../store/open.js';
 import type { Store } from '../store/store.js';
@@ -18,14 +18,13 @@ export const SIGNING_KEY_FILE = 'audit-signing.key';
  */
 export function signingKeyPath(config: SluiceConfig, baseDir: string): string | undefined {
   const configured = config.audit.checkpoint.key;
-  if (configured) return isAbsolute(configured) ? configured : resolve(baseDir, configured);
+  // resolve() keeps an absolute path as it is.
+  if (configured) return resolve(baseDir, configured);
   const target = parseStoreUrl(config.store.url);
   if (target.kind === 'postgres') {
     throw new Error('audit.checkpoint.key must name the signing key file when the store is PostgreSQL (or set audit.checkpoint.enabled: false)');
   }
-  if (target.path === ':memory:' || target.path === '') return undefined;
-  const storePath = isAbsolute(target.path) ? target.path : resolve(baseDir, target.path);
-  return resolve(dirname(storePath), SIGNING_KEY_FILE);
+  return besideEmbeddedStore(config, baseDir, SIGNING_KEY_FILE);
 }
 
 export const ANCHOR_FILE = 'audit-anchor.jsonl';
@@ -38,11 +37,15 @@ export const ANCHOR_FILE = 'audit-anchor.jsonl';
  */
 export function anchorPath(config: SluiceConfig, baseDir: string): string | undefined {
   const file = config.audit.checkpoint.anchor?.file;
-  if (file) return isAbsolute(file) ? file : resolve(baseDir, file);
+  if (file) return resolve(baseDir, file);
+  return besideEmbeddedStore(config, baseDir, ANCHOR_FILE);
+}
+
+/** `name` in the directory of an embedded store's file; undefined for PostgreSQL or an in-memory store. */
+function besideEmbeddedStore(config: SluiceConfig, baseDir: string, name: string): string | undefined {
   const target = parseStoreUrl(config.store.url);
   if (target.kind === 'postgres' || target.path === ':memory:' || target.path === '') return undefined;
-  const storePath = isAbsolute(target.path) ? target.path : resolve(baseDir, target.path);
-  return resolve(dirname(storePath), ANCHOR_FILE);
+  return resolve(dirname(resolve(baseDir, target.path)), name);
 }
 
 /** Starts signed checkpoints for a runtime, or returns undefined when they are off. */
